@@ -1,0 +1,88 @@
+"""The interface between the tuner's loop and whatever runs the trials.
+
+A backend owns time. The tuner starts jobs on workers, answers reports, and waits for the next
+:class:`Report` or :class:`Ended` with :meth:`Backend.next_event`. The thread backend blocks on a
+queue against the wall clock; the simulated backend pops a heap and jumps its virtual clock.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+from typing import Any
+
+from ..decisions import Decision, Job
+
+__all__ = ["Backend", "Report", "Ended", "Outcome", "RunSettings"]
+
+
+@dataclass(frozen=True)
+class Report:
+    trial_id: int
+    worker: int
+    time: float
+    metrics: dict
+
+
+class Outcome(enum.Enum):
+    RETURNED = "returned"  # the tune function finished on its own
+    UNWOUND = "unwound"  # it ended because it was told to pause or stop
+    RAISED = "raised"  # it raised an exception of its own
+
+
+@dataclass(frozen=True)
+class Ended:
+    """A trial's function is no longer running on ``worker``; the worker is free."""
+
+    trial_id: int
+    worker: int
+    time: float
+    outcome: Outcome
+    error: str = ""
+    checkpoint: Any = None
+
+
+@dataclass(frozen=True)
+class RunSettings:
+    """What a backend needs to know about the run it serves."""
+
+    n_workers: int
+    resource_attr: str
+    max_resource: int
+    experiment_dir: str | None = None
+
+
+class Backend:
+    """Base class of the backends. ``realtime`` backends run on the wall clock."""
+
+    realtime = True
+
+    def open(self, settings: RunSettings) -> None:
+        raise NotImplementedError  # pragma: no cover - abstract
+
+    def clock(self) -> float:
+        """Seconds since :meth:`open`."""
+        raise NotImplementedError  # pragma: no cover - abstract
+
+    def start(self, worker: int, job: Job) -> None:
+        raise NotImplementedError  # pragma: no cover - abstract
+
+    def answer(self, report: Report, decision: Decision) -> None:
+        raise NotImplementedError  # pragma: no cover - abstract
+
+    def next_event(self, until: float | None) -> Report | Ended | None:
+        """The next thing that happens, or None once ``until`` (seconds) passes first, or when
+        :meth:`wake` was called."""
+        raise NotImplementedError  # pragma: no cover - abstract
+
+    def halt(self) -> None:
+        """Ask every running trial to stop at its next report: the run is over."""
+
+    def wake(self) -> None:
+        """Make a waiting :meth:`next_event` return None soon (from any thread)."""
+
+    def close(self) -> None:
+        """Release workers and resources."""
+
+    def describe(self) -> dict:
+        return {"backend": type(self).__name__}

@@ -1,0 +1,121 @@
+"""Objectives for the simulated backend: ``objective(config, epoch) -> (metrics, seconds)``.
+
+* :class:`SyntheticLeNet`: learning curves with the shape LeNet's have on digits (a good learning
+  rate learns fast and low; too small learns slowly; too large diverges and sits at 0.9 error,
+  the tie that trips quantile rules), with seconds per epoch depending on batch size and an
+  optional straggler spread. Deterministic: the same config always gives the same curve.
+* :class:`LearningCurveTable`: curves recorded from real training, replayed.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import zlib
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+
+from .config_space import loguniform, randint
+
+__all__ = ["SyntheticLeNet", "LearningCurveTable"]
+
+
+def _unit_noise(*keys) -> np.random.Generator:
+    """A generator seeded from the keys' text, so a config's noise is the same on every run."""
+    return np.random.default_rng(zlib.crc32(repr(keys).encode()))
+
+
+class SyntheticLeNet:
+    """Simulated LeNet-on-digits curves over (learning_rate, batch_size).
+
+    Args:
+        max_epochs: r_max, the constant ``max_epochs`` in :attr:`config_space`.
+        straggler_spread: sigma of a log-normal factor on each config's seconds per epoch
+            (0: epoch time depends on batch size only).
+        seed: changes every config's noise and straggler factor.
+    """
+
+    name = "synthetic_lenet"
+
+    def __init__(self, max_epochs: int = 10, straggler_spread: float = 0.0, seed: int = 0) -> None:
+        if straggler_spread < 0:
+            raise ValueError(f"straggler_spread={straggler_spread!r} must be >= 0")
+        self.max_epochs = max_epochs
+        self.straggler_spread = straggler_spread
+        self.seed = seed
+        self.config_space = {"learning_rate": loguniform(1e-3, 1.0),
+                             "batch_size": randint(32, 256), "max_epochs": max_epochs}
+
+    def _shape(self, config: dict) -> tuple[float, float, float]:
+        lr, batch = float(config["learning_rate"]), int(config["batch_size"])
+        rng = _unit_noise(self.seed, round(lr, 12), batch)
+        # Log-distance from the best learning rate (which grows with batch size).
+        best_log_lr = math.log10(0.08 * (batch / 64) ** 0.5)
+        distance = abs(math.log10(lr) - best_log_lr)
+        final = min(0.88, 0.02 + 0.25 * distance ** 2 + 0.01 * rng.random())
+        speed = 0.15 + 1.6 * lr * (64 / batch) ** 0.5  # epochs^-1: slow at small lr
+        if lr * (64 / batch) ** 0.5 > 0.6:
+            final, speed = 0.9, 1e-9  # diverged: predicts one class forever
+        seconds = 0.15 * (64 / batch) ** 0.35 * math.exp(self.straggler_spread * rng.standard_normal())
+        return final, speed, seconds
+
+    def __call__(self, config: dict, epoch: int) -> tuple[dict, float]:
+        final, speed, seconds = self._shape(config)
+        error = final + (0.9 - final) * math.exp(-speed * epoch)
+        if final < 0.9:
+            noise = _unit_noise(self.seed, round(float(config["learning_rate"]), 12),
+                                int(config["batch_size"]), epoch).normal(0, 0.004)
+            error = min(0.9, max(0.0, error + noise))
+        loss = -math.log(max(1e-6, 1.0 - error)) * 2.3  # a finer metric to break ties
+        return {"validation_error": round(error, 6), "validation_loss": round(loss, 6)}, seconds
+
+
+class LearningCurveTable:
+    """Curves recorded from real training, replayed by config id.
+
+    ``values[metric]`` is an (n_configs, max_epochs) array, ``seconds`` (n_configs, max_epochs)
+    seconds per epoch; ``configs[i]`` the hyperparameters of row i. The config space samples a row:
+    ``{"config_id": randint(0, n - 1), "max_epochs": max_epochs}``.
+    """
+
+    def __init__(self, configs: Sequence[dict], values: dict[str, np.ndarray],
+                 seconds: np.ndarray, metadata: dict | None = None, name: str = "table") -> None:
+        seconds = np.asarray(seconds, dtype=float)
+        if seconds.ndim != 2 or seconds.shape[0] != len(configs):
+            raise ValueError(f"seconds has shape {seconds.shape}; it must be (n_configs="
+                             f"{len(configs)}, max_epochs)")
+        self.values = {k: np.asarray(v, dtype=float) for k, v in values.items()}
+        for metric, array in self.values.items():
+            if array.shape != seconds.shape:
+                raise ValueError(f"values[{metric!r}] has shape {array.shape}, seconds has "
+                                 f"{seconds.shape}: they must match")
+        self.configs = [dict(c) for c in configs]
+        self.seconds = seconds
+        self.metadata = dict(metadata or {})
+        self.name = name
+        self.max_epochs = seconds.shape[1]
+        self.config_space = {"config_id": randint(0, len(self.configs) - 1),
+                             "max_epochs": self.max_epochs}
+
+    def __len__(self) -> int:
+        return len(self.configs)
+
+    def __call__(self, config: dict, epoch: int) -> tuple[dict, float]:
+        row, column = int(config["config_id"]), epoch - 1
+        metrics = {name: float(array[row, column]) for name, array in self.values.items()}
+        return metrics, float(self.seconds[row, column])
+
+    @classmethod
+    def load(cls, path: str | Path) -> "LearningCurveTable":
+        """Read a table written by :meth:`save` (JSON; no pickles)."""
+        raw = json.loads(Path(path).read_text())
+        return cls(raw["configs"], {k: np.array(v) for k, v in raw["values"].items()},
+                   np.array(raw["seconds"]), raw.get("metadata"), raw.get("name", Path(path).stem))
+
+    def save(self, path: str | Path) -> None:
+        Path(path).write_text(json.dumps({
+            "name": self.name, "metadata": self.metadata, "configs": self.configs,
+            "values": {k: np.round(v, 6).tolist() for k, v in self.values.items()},
+            "seconds": np.round(self.seconds, 5).tolist()}))

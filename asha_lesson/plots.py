@@ -1,0 +1,106 @@
+"""Matplotlib figures of an experiment. Each takes an optional ``ax`` and returns it."""
+
+from __future__ import annotations
+
+import matplotlib.pyplot as plt
+import numpy as np
+
+STATUS_COLORS = {
+    "paused": "#9ecae1", "promoted": "#2ca02c", "continued": "#2ca02c", "stopped": "#d62728",
+    "finished": "#ff7f0e", "running": "#bbbbbb",
+}
+
+
+def _axes(ax, figsize=(6, 3.5)):
+    if ax is None:
+        _, ax = plt.subplots(figsize=figsize)
+    return ax
+
+
+def plot_incumbent(experiment, ax=None, label=None, **kwargs):
+    """Best metric so far against time since the start (a step curve)."""
+    ax = _axes(ax)
+    curve = experiment.incumbent()
+    if len(curve):
+        times = list(curve["st_tuner_time"]) + [experiment.events[-1].time]
+        values = list(curve[experiment.metric]) + [curve[experiment.metric].iloc[-1]]
+        ax.step(times, values, where="post", label=label or experiment.metadata["scheduler"],
+                **kwargs)
+    ax.set_xlabel("wall-clock time (s)")
+    ax.set_ylabel(f"best {experiment.metric} so far")
+    ax.set_title("Incumbent")
+    ax.grid(alpha=0.3)
+    return ax
+
+
+def plot_trials(experiment, ax=None, max_trials: int | None = None):
+    """Each trial's metric against wall-clock time; a paused trial's curve resumes later."""
+    ax = _axes(ax, (7, 4))
+    results = experiment.results
+    metric = experiment.metric
+    for i, (trial_id, rows) in enumerate(results.groupby("trial_id")):
+        if max_trials is not None and i >= max_trials:
+            break
+        ax.plot(rows["st_tuner_time"], rows[metric], marker=".", lw=1, ms=3, alpha=0.8)
+    ax.set_xlabel("wall-clock time (s)")
+    ax.set_ylabel(metric)
+    ax.set_title(f"Learning curves of {results['trial_id'].nunique() if len(results) else 0} "
+                 "trials")
+    ax.grid(alpha=0.3)
+    return ax
+
+
+def plot_timeline(experiment, ax=None):
+    """One row per worker: what it trained (coloured by trial) and when it sat idle (red)."""
+    timeline = experiment.timeline()
+    n_workers = int(experiment.metadata["n_workers"])
+    ax = _axes(ax, (8, 0.5 + 0.45 * min(n_workers, 32)))
+    cmap = plt.get_cmap("tab20")
+    for row in timeline.itertuples():
+        width = row.end - row.start
+        if row.kind == "idle":
+            ax.broken_barh([(row.start, width)], (row.worker - 0.4, 0.8), color="#d62728",
+                           alpha=0.35, lw=0)
+        else:
+            ax.broken_barh([(row.start, width)], (row.worker - 0.4, 0.8),
+                           color=cmap(int(row.trial_id) % 20), edgecolor="white", lw=0.5)
+    idle = timeline[timeline["kind"] == "idle"]
+    busy = experiment.busy_fraction()
+    ax.set_title(f"Workers: {busy:.0%} of their time training, idle time in red "
+                 f"({(idle['end'] - idle['start']).sum():.1f} s)")
+    ax.set_xlabel("wall-clock time (s)")
+    ax.set_ylabel("worker")
+    ax.set_yticks(range(n_workers) if n_workers <= 16 else np.linspace(0, n_workers - 1, 9,
+                                                                          dtype=int))
+    ax.set_ylim(-0.6, n_workers - 0.4)
+    ax.invert_yaxis()
+    return ax
+
+
+def plot_rung_books(books, bracket: int = 0, cohort: int | None = None, axes=None,
+                    max_entries: int = 40):
+    """One panel per rung: scores best first, the top floor(n/eta) marked, status by colour."""
+    levels = books.levels(bracket)
+    if axes is None:
+        _, axes = plt.subplots(1, len(levels), figsize=(2.3 * len(levels), 3.6), squeeze=False)
+        axes = axes[0]
+    eta = books.reduction_factor
+    for ax, level in zip(axes, levels):
+        entries = books.book(level, bracket, cohort)
+        top = len(entries) // eta
+        shown = entries[:max_entries]
+        y = np.arange(len(shown))
+        ax.barh(y, [e.value for e in shown], color=[STATUS_COLORS.get(e.status, "#999")
+                                                    for e in shown])
+        if top and top <= len(shown):
+            ax.axhline(top - 0.5, color="black", lw=1, ls="--")
+        ax.set_yticks(y, [str(e.trial_id) for e in shown], fontsize=6)
+        ax.invert_yaxis()
+        ax.set_title(f"rung {level}: n={len(entries)}, top {top}", fontsize=9)
+        ax.tick_params(axis="x", labelsize=7)
+    axes[0].set_ylabel("trial (best first)")
+    handles = [plt.Rectangle((0, 0), 1, 1, color=c) for c in STATUS_COLORS.values()]
+    axes[-1].figure.legend(handles, list(STATUS_COLORS), loc="lower center", ncol=6, fontsize=7,
+                           frameon=False)
+    axes[-1].figure.tight_layout(rect=(0, 0.06, 1, 1))
+    return axes
