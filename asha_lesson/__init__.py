@@ -6,6 +6,7 @@ pieces live in :mod:`asha_lesson.training`.
 """
 
 from .backends.simulated import SimulatedBackend
+from .backends.threads import PythonBackend
 from .config_space import choice, lograndint, loguniform, randint, uniform
 from .decisions import Decision, Job, TrialStatus, Wait
 from .events import Event, EventKind
@@ -21,7 +22,7 @@ __version__ = "0.1.0"
 __all__ = [
     "ASHA", "RandomSearch", "SynchronousSuccessiveHalving", "Scheduler",
     "Tuner", "StoppingCriterion", "load_experiment", "Experiment",
-    "SimulatedBackend", "SyntheticLeNet", "LearningCurveTable", "Reporter",
+    "SimulatedBackend", "PythonBackend", "SyntheticLeNet", "LearningCurveTable", "Reporter",
     "uniform", "loguniform", "randint", "lograndint", "choice",
     "rung_levels", "is_promotable", "RungBook",
     "Decision", "Job", "Wait", "TrialStatus", "Event", "EventKind",
