@@ -93,6 +93,8 @@ class Tuner:
         self._callbacks = list(callbacks)
         self._extra_metadata = dict(metadata or {})
         self._stop_requested = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._result = self._error = None
         self.path: Path | None = None
         if save:
             self.path = new_experiment_dir(tuner_name or scheduler.name, experiment_root)
@@ -106,6 +108,39 @@ class Tuner:
         """End the run soon, from any thread (a notebook's stop button, say)."""
         self._stop_requested.set()
         self.trial_backend.wake()
+
+    def start(self) -> threading.Thread:
+        """Run in a background thread and return at once, leaving the notebook free (to click
+        a stop button, to watch widgets). :meth:`wait` returns the experiment."""
+        if self._thread is not None:
+            raise RuntimeError(f"tuner {self.name!r} was already started")
+
+        def target() -> None:
+            try:
+                self._result = self.run()
+            except BaseException as error:  # kept for wait(); the log records the failure
+                self._error = error
+
+        self._thread = threading.Thread(target=target, name=f"asha-tuner-{self.name}",
+                                        daemon=True)
+        self._thread.start()
+        return self._thread
+
+    @property
+    def running(self) -> bool:
+        return self._thread is not None and self._thread.is_alive()
+
+    def wait(self, timeout: float | None = None):
+        """Wait for a run begun with :meth:`start`; return its experiment (re-raising a
+        failure of the tuner itself)."""
+        if self._thread is None:
+            raise RuntimeError("wait() follows start()")
+        self._thread.join(timeout)
+        if self._thread.is_alive():
+            raise TimeoutError(f"tuner {self.name!r} still running after {timeout} s")
+        if self._error is not None:
+            raise self._error
+        return self._result
 
     @property
     def experiment(self):

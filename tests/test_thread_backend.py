@@ -190,3 +190,19 @@ def test_stress_many_workers_many_tiny_trials(kind):
         assert len(running) <= 8
     for _, rows in experiment.results.groupby("trial_id"):
         assert list(rows["epoch"]) == list(range(1, len(rows) + 1))
+
+
+def test_start_runs_in_the_background_and_stop_ends_it():
+    tuner = Tuner(PythonBackend(slow_function),
+                  ASHA({"learning_rate": BENCH.config_space["learning_rate"], "max_epochs": 999},
+                       metric="validation_error", max_resource_attr="max_epochs", random_seed=0),
+                  StoppingCriterion(max_wallclock_time=60), n_workers=2, progress=False)
+    tuner.start()
+    time.sleep(0.4)
+    assert tuner.running and len(tuner.experiment.results) > 0  # a live view of the run so far
+    tuner.stop()
+    experiment = tuner.wait(timeout=5)
+    assert not tuner.running
+    assert experiment.events[-1].data["reason"] == "stopped by request"
+    with pytest.raises(RuntimeError, match="was already started"):
+        tuner.start()
