@@ -27,3 +27,11 @@ __all__ = [
     "rung_levels", "is_promotable", "RungBook",
     "Decision", "Job", "Wait", "TrialStatus", "Event", "EventKind",
 ]
+
+
+def __getattr__(name):
+    # DaskBackend imports distributed, a heavy optional dependency: only on first use.
+    if name == "DaskBackend":
+        from .backends.dask import DaskBackend
+        return DaskBackend
+    raise AttributeError(f"module 'asha_lesson' has no attribute {name!r}")

@@ -46,6 +46,9 @@ class _Float(Domain):
     def __post_init__(self) -> None:
         _check_bounds("loguniform" if self.log else "uniform", self.low, self.high, log=self.log)
 
+    def __repr__(self) -> str:
+        return f"{'loguniform' if self.log else 'uniform'}({self.low!r}, {self.high!r})"
+
     def sample(self, rng: np.random.Generator) -> float:
         if self.log:
             return float(math.exp(rng.uniform(math.log(self.low), math.log(self.high))))
@@ -65,6 +68,9 @@ class _Int(Domain):
                 raise ValueError(f"{kind}: {name}={value!r} must be an integer")
         _check_bounds(kind, self.low, self.high, log=self.log)
 
+    def __repr__(self) -> str:
+        return f"{'lograndint' if self.log else 'randint'}({self.low!r}, {self.high!r})"
+
     def sample(self, rng: np.random.Generator) -> int:
         if not self.log:
             return int(rng.integers(self.low, self.high, endpoint=True))
@@ -82,6 +88,9 @@ class _Choice(Domain):
     def __post_init__(self) -> None:
         if len(self.categories) == 0:
             raise ValueError("choice: categories=[] must hold at least one value")
+
+    def __repr__(self) -> str:
+        return f"choice({list(self.categories)!r})"
 
     def sample(self, rng: np.random.Generator) -> Any:
         return self.categories[int(rng.integers(len(self.categories)))]

@@ -33,21 +33,42 @@ def plot_incumbent(experiment, ax=None, label=None, **kwargs):
     return ax
 
 
-def plot_trials(experiment, ax=None, max_trials: int | None = None):
-    """Each trial's metric against wall-clock time; a paused trial's curve resumes later."""
+def plot_trials(experiment, ax=None, max_trials: int | None = 300):
+    """Each trial's metric against wall-clock time; a paused trial's curve resumes later.
+
+    With more than ``max_trials`` trials, only the ones trained longest are drawn (the title
+    says so). All curves go into one LineCollection: thousands draw in a blink."""
+    from matplotlib.collections import LineCollection
+
     ax = _axes(ax, (7, 4))
     results = experiment.results
     metric = experiment.metric
-    for i, (trial_id, rows) in enumerate(results.groupby("trial_id")):
-        if max_trials is not None and i >= max_trials:
-            break
-        ax.plot(rows["st_tuner_time"], rows[metric], marker=".", lw=1, ms=3, alpha=0.8)
+    segments, colors = [], []
+    cmap = plt.get_cmap("tab20")
+    groups = list(results.groupby("trial_id"))
+    total = len(groups)
+    if max_trials is not None and total > max_trials:
+        groups = sorted(groups, key=lambda g: (-len(g[1]), g[0]))[:max_trials]
+    for trial_id, rows in groups:
+        points = np.column_stack([rows["st_tuner_time"].to_numpy(float),
+                                  pd_to_float(rows[metric])])
+        segments.append(points)
+        colors.append(cmap(int(trial_id) % 20))
+    if segments:
+        ax.add_collection(LineCollection(segments, colors=colors, linewidths=1, alpha=0.7))
+        ax.autoscale_view()
     ax.set_xlabel("wall-clock time (s)")
     ax.set_ylabel(metric)
-    ax.set_title(f"Learning curves of {results['trial_id'].nunique() if len(results) else 0} "
-                 "trials")
+    ax.set_title(f"Learning curves of {total} trials" if len(segments) == total else
+                 f"Learning curves of the {len(segments)} trials trained longest (of {total})")
     ax.grid(alpha=0.3)
     return ax
+
+
+def pd_to_float(values) -> np.ndarray:
+    """Metric values as floats (a failed trial's "nan" from the JSON log becomes NaN)."""
+    import pandas as pd
+    return pd.to_numeric(values, errors="coerce").to_numpy(float)
 
 
 def plot_timeline(experiment, ax=None):
@@ -56,14 +77,15 @@ def plot_timeline(experiment, ax=None):
     n_workers = int(experiment.metadata["n_workers"])
     ax = _axes(ax, (8, 0.5 + 0.45 * min(n_workers, 32)))
     cmap = plt.get_cmap("tab20")
-    for row in timeline.itertuples():
-        width = row.end - row.start
-        if row.kind == "idle":
-            ax.broken_barh([(row.start, width)], (row.worker - 0.4, 0.8), color="#d62728",
-                           alpha=0.35, lw=0)
+    # One broken_barh per worker and kind: one collection each, not one per bar.
+    for (worker, kind), rows in timeline.groupby(["worker", "kind"]):
+        spans = list(zip(rows["start"], rows["end"] - rows["start"]))
+        if kind == "idle":
+            ax.broken_barh(spans, (worker - 0.4, 0.8), facecolors="#d62728", alpha=0.35, lw=0)
         else:
-            ax.broken_barh([(row.start, width)], (row.worker - 0.4, 0.8),
-                           color=cmap(int(row.trial_id) % 20), edgecolor="white", lw=0.5)
+            colors = [cmap(int(t) % 20) for t in rows["trial_id"]]
+            ax.broken_barh(spans, (worker - 0.4, 0.8), facecolors=colors, edgecolor="white",
+                           lw=0.3 if n_workers <= 16 else 0)
     idle = timeline[timeline["kind"] == "idle"]
     busy = experiment.busy_fraction()
     ax.set_title(f"Workers: {busy:.0%} of their time training, idle time in red "
@@ -73,6 +95,7 @@ def plot_timeline(experiment, ax=None):
     ax.set_yticks(range(n_workers) if n_workers <= 16 else np.linspace(0, n_workers - 1, 9,
                                                                           dtype=int))
     ax.set_ylim(-0.6, n_workers - 0.4)
+    ax.set_xlim(0, max(experiment.events[-1].time, 1e-9))
     ax.invert_yaxis()
     return ax
 

@@ -11,6 +11,7 @@ import logging
 import math
 import platform
 import threading
+import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Callable, Iterable
@@ -381,6 +382,7 @@ class _Progress:
         self._sign = 1.0 if tuner.scheduler.mode == "min" else -1.0
         self._metric = tuner.scheduler.metric
         self._reports = 0
+        self._last_refresh = 0.0
 
     def __call__(self, event: Event) -> None:
         if event.kind is not EventKind.REPORTED:
@@ -393,9 +395,16 @@ class _Progress:
             self._bar.n = min(int(event.time), self._bar.total)
         else:
             self._bar.n = self._reports
+        now = time.monotonic()  # only to throttle drawing; the run's clock is the backend's
+        if now - self._last_refresh >= 0.5:
+            self._last_refresh = now
+            self._refresh()
+
+    def _refresh(self) -> None:
         self._bar.set_postfix({"results": self._reports, f"best {self._metric}":
                                self._sign * self._best}, refresh=False)
         self._bar.refresh()
 
     def close(self) -> None:
+        self._refresh()
         self._bar.close()

@@ -17,7 +17,10 @@ BENCH = SyntheticLeNet(max_epochs=9)
 def curve_function(learning_rate, batch_size, max_epochs):
     """A deterministic objective that keeps its state in a checkpoint."""
     report = Reporter()
-    state = report.load_checkpoint() or {"epoch": 0, "weights": []}
+    state = report.load_checkpoint()
+    if state is not None:
+        print(f"restored the checkpoint of epoch {state['epoch']}")
+    state = state or {"epoch": 0, "weights": []}
     report.on_pause(lambda: {"epoch": state["epoch"], "weights": list(state["weights"])})
     for epoch in range(state["epoch"] + 1, max_epochs + 1):
         state["epoch"] = epoch
@@ -46,6 +49,9 @@ def test_pause_and_resume_continue_the_epoch_count_and_the_state(capsys):
     assert "epoch 1:" not in capsys.readouterr().out
     log = (tuner.path / "trials" / f"{resumed[0]}.log").read_text()
     assert "epoch 1:" in log and "epoch 2:" in log
+    # Resumed from the checkpoint, not replayed from epoch 1.
+    assert "restored the checkpoint of epoch 1" in log
+    assert log.count("\nepoch 1:") == 1
 
 
 def no_checkpoint_function(learning_rate, batch_size, max_epochs):
