@@ -376,8 +376,9 @@ class _Progress:
         c = tuner.stop_criterion
         total = c.max_wallclock_time or c.max_num_results or c.max_num_trials_started
         self._by_time = c.max_wallclock_time is not None
-        self._bar = tqdm(total=total if total is None else math.ceil(total),
-                         unit="s" if self._by_time else "", desc=tuner.name, leave=True)
+        shown = "{n:.0f}/{total:.0f} s" if self._by_time else "{n_fmt}/{total_fmt}"
+        self._bar = tqdm(total=total if total is None else math.ceil(total), desc=tuner.name,
+                         leave=True, bar_format="{l_bar}{bar}| " + shown + " {postfix}")
         self._best = math.inf
         self._sign = 1.0 if tuner.scheduler.mode == "min" else -1.0
         self._metric = tuner.scheduler.metric

@@ -5,13 +5,14 @@ simulator and widgets load without them.
 """
 
 from .data import (DATA_ENV_VAR, FASHION_MNIST_FILES, DigitsData, FashionMNISTData,
-                   choose_data, fashion_mnist_on_disk, write_fashion_mnist_idx)
+                   choose_data, fashion_mnist_on_disk, write_digits_as_fashion_mnist,
+                   write_fashion_mnist_idx)
 from .models import LeNet, xavier_init
 from .objective import hpo_objective_lenet
 from .trainer import HPOTrainer, limit_torch_threads
 
 __all__ = [
     "DATA_ENV_VAR", "FASHION_MNIST_FILES", "DigitsData", "FashionMNISTData", "choose_data",
-    "fashion_mnist_on_disk", "write_fashion_mnist_idx", "LeNet", "xavier_init",
+    "fashion_mnist_on_disk", "write_fashion_mnist_idx", "write_digits_as_fashion_mnist", "LeNet", "xavier_init",
     "hpo_objective_lenet", "HPOTrainer", "limit_torch_threads",
 ]

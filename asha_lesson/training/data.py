@@ -27,7 +27,7 @@ from torch.nn import functional as F
 
 __all__ = [
     "DigitsData", "FashionMNISTData", "choose_data", "fashion_mnist_on_disk",
-    "write_fashion_mnist_idx", "FASHION_MNIST_FILES", "DATA_ENV_VAR",
+    "write_fashion_mnist_idx", "write_digits_as_fashion_mnist", "FASHION_MNIST_FILES", "DATA_ENV_VAR",
 ]
 
 DATA_ENV_VAR = "ASHA_LESSON_DATA"
@@ -258,3 +258,20 @@ def choose_data(name="auto", root=None, download_timeout=60.0):
         why = "Fashion-MNIST is not on disk under " + " or ".join(roots)
     return digits, ("Training on scikit-learn's digits (1,797 images, upsampled to 28x28): "
                     + why)
+
+
+def write_digits_as_fashion_mnist(root, seed=0) -> Path:
+    """Write scikit-learn's digits (28x28, the fixed split) in Fashion-MNIST's IDX format.
+
+    Code written for d2l's ``FashionMNIST`` (the seed lecture's, say) then trains on real
+    handwritten digits offline: the validation split stands in for Fashion-MNIST's test set.
+    """
+    X_train, y_train, X_val, y_val = _cached(
+        ("digits", (28, 28), 0.25, int(seed)), lambda: _build_digits((28, 28), 0.25, seed))
+    write_fashion_mnist_idx(root, _as_bytes(X_train), y_train.numpy(), train=True)
+    return write_fashion_mnist_idx(root, _as_bytes(X_val), y_val.numpy(), train=False)
+
+
+def _as_bytes(images):
+    """(N, 1, 28, 28) floats in [0, 1] -> (N, 28, 28) uint8, as IDX files store pixels."""
+    return (images.squeeze(1).numpy() * 255).round().astype(np.uint8)
