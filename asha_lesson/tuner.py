@@ -170,7 +170,7 @@ class Tuner:
             raise
         finally:
             if progress is not None:
-                progress.close()
+                progress.close(self.trial_backend.clock())
             if writer is not None:
                 writer.close()
             self.trial_backend.close()
@@ -378,7 +378,7 @@ class _Progress:
         self._by_time = c.max_wallclock_time is not None
         shown = "{n:.0f}/{total:.0f} s" if self._by_time else "{n_fmt}/{total_fmt}"
         self._bar = tqdm(total=total if total is None else math.ceil(total), desc=tuner.name,
-                         leave=True, bar_format="{l_bar}{bar}| " + shown + " {postfix}")
+                         leave=True, bar_format="{l_bar}{bar}| " + shown + "{postfix}")
         self._best = math.inf
         self._sign = 1.0 if tuner.scheduler.mode == "min" else -1.0
         self._metric = tuner.scheduler.metric
@@ -406,6 +406,8 @@ class _Progress:
                                self._sign * self._best}, refresh=False)
         self._bar.refresh()
 
-    def close(self) -> None:
+    def close(self, now: float | None = None) -> None:
+        if self._by_time and now is not None:
+            self._bar.n = min(int(now), self._bar.total)
         self._refresh()
         self._bar.close()
