@@ -188,6 +188,8 @@ class Experiment:
         return plot_timeline(self, ax=ax, **kwargs)
 
     def plot_rung_books(self, at: float | None = None, **kwargs):
+        """The rung books at time ``at`` (the end by default); ``cohort`` picks a bracket of
+        synchronous SH (the latest by default), ``bracket`` a Hyperband bracket."""
         from .plots import plot_rung_books
         return plot_rung_books(self.rung_books(at), **kwargs)
 

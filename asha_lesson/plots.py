@@ -81,7 +81,8 @@ def plot_timeline(experiment, ax=None):
     for (worker, kind), rows in timeline.groupby(["worker", "kind"]):
         spans = list(zip(rows["start"], rows["end"] - rows["start"]))
         if kind == "idle":
-            ax.broken_barh(spans, (worker - 0.4, 0.8), facecolors="#d62728", alpha=0.35, lw=0)
+            ax.broken_barh(spans, (worker - 0.4, 0.8), facecolors="#ff9896", edgecolor="#d62728",
+                           hatch="///", lw=0.5)
         else:
             colors = [cmap(int(t) % 20) for t in rows["trial_id"]]
             ax.broken_barh(spans, (worker - 0.4, 0.8), facecolors=colors, edgecolor="white",
