@@ -230,12 +230,13 @@ class Tuner:
             return
         resource = report.metrics.get(self.scheduler.resource_attr)
         decision = self.scheduler.on_report(report.trial_id, resource, report.metrics)
+        # The trial gets its answer first: a worker never waits for the log or for a view.
+        self.trial_backend.answer(report, decision)
         self._results += 1
         self._emit(Event(report.time, EventKind.REPORTED, report.trial_id, report.worker,
                          resource if isinstance(resource, int) else None,
                          {"metrics": report.metrics, "decision": decision.value}))
         self._log_transitions(report.time)
-        self.trial_backend.answer(report, decision)
         if any(self._idle.values()):
             self._fill_idle_workers()  # a report can lift a barrier for waiting workers
 
