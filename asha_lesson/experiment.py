@@ -158,6 +158,31 @@ class Experiment:
         """The rung books as they stood at time ``at`` (seconds; the end when None)."""
         return RungBooks.from_events(self.events, until=at)
 
+    def promotions(self) -> pd.DataFrame:
+        """Every promotion, judged with hindsight: one row per promotion with the rung it left
+        (``level``), when, how many results that rung held then (``n_then``) and at the end
+        (``n_final``), and ``mispromoted``: True when, in the rung's final book, the trial is no
+        longer in the top floor(n_final / eta). (ASHA decides on partial information; the paper
+        argues the share of such promotions shrinks as rungs grow.)"""
+        eta = int(self.metadata["reduction_factor"])
+        final = self.rung_books()
+        books, rows = RungBooks(self.metadata), []
+        for event in self.events:
+            books.apply(event)
+            if event.kind is not EventKind.PROMOTED:
+                continue
+            key = next(k for k in books.books if event.trial_id in books.books[k]
+                       and k[2] == event.resource)
+            rows.append({"trial_id": event.trial_id, "time": event.time, "level": event.resource,
+                         "cohort": key[0], "bracket": key[1], "n_then": len(books.books[key])})
+        for row in rows:
+            entries = final.book(row["level"], row["bracket"], row["cohort"])
+            top = {e.trial_id for e in entries[:len(entries) // eta]}
+            row["n_final"] = len(entries)
+            row["mispromoted"] = row["trial_id"] not in top
+        return pd.DataFrame(rows, columns=["trial_id", "time", "level", "cohort", "bracket",
+                                           "n_then", "n_final", "mispromoted"])
+
     def trial_statuses(self) -> pd.Series:
         status = {}
         names = {EventKind.TRIAL_STARTED: "running", EventKind.RESUMED: "running",

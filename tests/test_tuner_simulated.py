@@ -159,3 +159,22 @@ def test_brackets_are_seeded():
     a, b = brackets(1), brackets(1)
     assert a == b and set(a) == {0, 1, 2}
     assert brackets(2) != a
+
+
+def test_promotions_are_judged_against_the_final_books():
+    _, experiment = run("promotion", max_wallclock_time=60)
+    promotions = experiment.promotions()
+    resumed = sum(e.kind is EventKind.RESUMED for e in experiment.events)
+    assert len(promotions) == resumed > 10
+    assert (promotions["n_then"] <= promotions["n_final"]).all()
+    assert (promotions["n_then"] >= 3).all()  # eta = 3: nothing is promotable before
+    # Recompute the verdict by hand for every promotion.
+    books = experiment.rung_books()
+    for row in promotions.itertuples():
+        entries = books.book(row.level, row.bracket, row.cohort)
+        top = [e.trial_id for e in entries[:len(entries) // 3]]
+        assert row.mispromoted == (row.trial_id not in top)
+    assert 0 < promotions["mispromoted"].sum() < len(promotions)
+    # Synchronous SH decides on full rungs: never a mispromotion.
+    _, sync = run("sync", max_wallclock_time=60)
+    assert len(sync.promotions()) > 5 and not sync.promotions()["mispromoted"].any()
