@@ -114,6 +114,15 @@ class RungBooks:
         """(cohort, bracket, level) of every book, in order."""
         return sorted(self.books)
 
+    def entry_of(self, trial_id: int) -> tuple[tuple, BookEntry] | None:
+        """The key (cohort, bracket, level) and entry of the highest rung ``trial_id`` has
+        entered, or None before it entered any (views use it to tell what an event changed)."""
+        view = self._trials.get(trial_id)
+        if view is None or view.last_level is None:
+            return None
+        key = view.key_prefix + (view.last_level,)
+        return key, self.books[key][trial_id]
+
     def levels(self, bracket: int = 0) -> list[int]:
         return self.metadata["rung_levels"][bracket:]
 
