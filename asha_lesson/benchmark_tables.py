@@ -1,0 +1,30 @@
+"""Learning-curve tables recorded from real training and shipped with the package.
+
+``load_lenet_digits_table()`` replays LeNet on scikit-learn's digits: 216 random configs of the
+lecture's space (learning rate, batch size) plus LeNet's width, each trained 10 epochs, with
+validation error, validation loss and seconds per epoch. ``benchmarks/record_table.py`` made it;
+``table.metadata`` says how, when and on what hardware.
+"""
+
+from __future__ import annotations
+
+import json
+from importlib import resources
+
+import numpy as np
+
+from .objectives import LearningCurveTable
+
+__all__ = ["load_lenet_digits_table", "LENET_DIGITS_FILE"]
+
+LENET_DIGITS_FILE = "lenet_digits.json"
+
+
+def load_lenet_digits_table() -> LearningCurveTable:
+    """The shipped LeNet-on-digits table (read from ``asha_lesson/data``; no torch needed)."""
+    raw = json.loads(resources.files("asha_lesson").joinpath("data").joinpath(LENET_DIGITS_FILE)
+                     .read_text(encoding="utf-8"))
+    return LearningCurveTable(raw["configs"], {k: np.array(v, dtype=float)
+                                               for k, v in raw["values"].items()},
+                              np.array(raw["seconds"], dtype=float), raw.get("metadata"),
+                              raw.get("name", "lenet_digits"))
