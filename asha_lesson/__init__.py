@@ -11,6 +11,7 @@ from .config_space import choice, lograndint, loguniform, randint, uniform
 from .decisions import Decision, Job, TrialStatus, Wait
 from .events import Event, EventKind
 from .experiment import Experiment, load_experiment
+from .logs import quiet_logs
 from .objectives import LearningCurveTable, SyntheticLeNet
 from .reporter import Reporter
 from .rungs import RungBook, is_promotable, rung_levels
@@ -25,7 +26,7 @@ __all__ = [
     "SimulatedBackend", "PythonBackend", "SyntheticLeNet", "LearningCurveTable", "Reporter",
     "uniform", "loguniform", "randint", "lograndint", "choice",
     "rung_levels", "is_promotable", "RungBook",
-    "Decision", "Job", "Wait", "TrialStatus", "Event", "EventKind",
+    "Decision", "Job", "Wait", "TrialStatus", "Event", "EventKind", "quiet_logs",
 ]
 
 

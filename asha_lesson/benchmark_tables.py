@@ -8,10 +8,7 @@ validation error, validation loss and seconds per epoch. ``benchmarks/record_tab
 
 from __future__ import annotations
 
-import json
 from importlib import resources
-
-import numpy as np
 
 from .objectives import LearningCurveTable
 
@@ -22,9 +19,6 @@ LENET_DIGITS_FILE = "lenet_digits.json"
 
 def load_lenet_digits_table() -> LearningCurveTable:
     """The shipped LeNet-on-digits table (read from ``asha_lesson/data``; no torch needed)."""
-    raw = json.loads(resources.files("asha_lesson").joinpath("data").joinpath(LENET_DIGITS_FILE)
-                     .read_text(encoding="utf-8"))
-    return LearningCurveTable(raw["configs"], {k: np.array(v, dtype=float)
-                                               for k, v in raw["values"].items()},
-                              np.array(raw["seconds"], dtype=float), raw.get("metadata"),
-                              raw.get("name", "lenet_digits"))
+    text = resources.files("asha_lesson").joinpath("data", LENET_DIGITS_FILE).read_text(
+        encoding="utf-8")
+    return LearningCurveTable.from_json(text, "lenet_digits")

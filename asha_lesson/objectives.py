@@ -114,12 +114,22 @@ class LearningCurveTable:
     @classmethod
     def load(cls, path: str | Path) -> "LearningCurveTable":
         """Read a table written by :meth:`save` (JSON; no pickles)."""
-        raw = json.loads(Path(path).read_text())
-        return cls(raw["configs"], {k: np.array(v) for k, v in raw["values"].items()},
-                   np.array(raw["seconds"]), raw.get("metadata"), raw.get("name", Path(path).stem))
+        return cls.from_json(Path(path).read_text(encoding="utf-8"), Path(path).stem)
+
+    @classmethod
+    def from_json(cls, text: str, name: str = "table") -> "LearningCurveTable":
+        raw = json.loads(text)
+        as_array = lambda rows: np.array(rows, dtype=float)  # noqa: E731 - null -> NaN
+        return cls(raw["configs"], {k: as_array(v) for k, v in raw["values"].items()},
+                   as_array(raw["seconds"]), raw.get("metadata"), raw.get("name", name))
 
     def save(self, path: str | Path) -> None:
+        """Write strict JSON: a non-finite value (a diverged loss) is written as null."""
+        def rows(array, digits):
+            return [[None if not math.isfinite(x) else x for x in row]
+                    for row in np.round(array, digits).tolist()]
+
         Path(path).write_text(json.dumps({
             "name": self.name, "metadata": self.metadata, "configs": self.configs,
-            "values": {k: np.round(v, 6).tolist() for k, v in self.values.items()},
-            "seconds": np.round(self.seconds, 5).tolist()}))
+            "values": {k: rows(v, 6) for k, v in self.values.items()},
+            "seconds": rows(self.seconds, 5)}, allow_nan=False), encoding="utf-8")

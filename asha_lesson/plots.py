@@ -6,9 +6,15 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 STATUS_COLORS = {
-    "paused": "#9ecae1", "promoted": "#2ca02c", "continued": "#2ca02c", "stopped": "#d62728",
-    "finished": "#ff7f0e", "running": "#bbbbbb",
+    "paused": "#9ecae1", "promoted": "#2ca02c", "continued": "#98df8a", "stopped": "#d62728",
+    "finished": "#ff7f0e",
 }
+
+
+def _time_label(experiment) -> str:
+    """Simulated runs are on virtual time; say so on the axis."""
+    simulated = experiment.metadata.get("backend") == "SimulatedBackend"
+    return "simulated time (s)" if simulated else "wall-clock time (s)"
 
 
 def _axes(ax, figsize=(6, 3.5)):
@@ -26,7 +32,7 @@ def plot_incumbent(experiment, ax=None, label=None, **kwargs):
         values = list(curve[experiment.metric]) + [curve[experiment.metric].iloc[-1]]
         ax.step(times, values, where="post", label=label or experiment.metadata["scheduler"],
                 **kwargs)
-    ax.set_xlabel("wall-clock time (s)")
+    ax.set_xlabel(_time_label(experiment))
     ax.set_ylabel(f"best {experiment.metric} so far")
     ax.set_title("Incumbent")
     ax.grid(alpha=0.3)
@@ -57,7 +63,7 @@ def plot_trials(experiment, ax=None, max_trials: int | None = 300):
     if segments:
         ax.add_collection(LineCollection(segments, colors=colors, linewidths=1, alpha=0.7))
         ax.autoscale_view()
-    ax.set_xlabel("wall-clock time (s)")
+    ax.set_xlabel(_time_label(experiment))
     ax.set_ylabel(metric)
     ax.set_title(f"Learning curves of {total} trials" if len(segments) == total else
                  f"Learning curves of the {len(segments)} trials trained longest (of {total})")
@@ -91,7 +97,7 @@ def plot_timeline(experiment, ax=None):
     busy = experiment.busy_fraction()
     ax.set_title(f"Workers: {busy:.0%} of their time training, idle time in red "
                  f"({(idle['end'] - idle['start']).sum():.1f} s)")
-    ax.set_xlabel("wall-clock time (s)")
+    ax.set_xlabel(_time_label(experiment))
     ax.set_ylabel("worker")
     ax.set_yticks(range(n_workers) if n_workers <= 16 else np.linspace(0, n_workers - 1, 9,
                                                                           dtype=int))
@@ -116,11 +122,20 @@ def plot_rung_books(books, bracket: int = 0, cohort: int | None = None, axes=Non
         y = np.arange(len(shown))
         ax.barh(y, [e.value for e in shown], color=[STATUS_COLORS.get(e.status, "#999")
                                                     for e in shown])
-        if top and top <= len(shown):
+        last = level == levels[-1]  # nothing is promoted from r_max: no cut there
+        if top and not last and top <= len(shown):
             ax.axhline(top - 0.5, color="black", lw=1, ls="--")
-        ax.set_yticks(y, [str(e.trial_id) for e in shown], fontsize=6)
+        if len(shown) <= 25:
+            ax.set_yticks(y, [str(e.trial_id) for e in shown], fontsize=7)
+        else:
+            ax.set_yticks([])
         ax.invert_yaxis()
-        ax.set_title(f"rung {level}: n={len(entries)}, top {top}", fontsize=9)
+        notes = [] if last else [f"top {top}" + (" (below view)" if top > len(shown) else "")]
+        if len(entries) > len(shown):
+            notes.append(f"best {len(shown)} shown")
+        ax.set_title(f"rung {level}: n={len(entries)}\n{', '.join(notes) or 'final rung'}",
+                     fontsize=8)
+        ax.set_xlabel(books.metadata["metric"], fontsize=7)
         ax.tick_params(axis="x", labelsize=7)
     axes[0].set_ylabel("trial (best first)")
     handles = [plt.Rectangle((0, 0), 1, 1, color=c) for c in STATUS_COLORS.values()]

@@ -22,11 +22,20 @@ _REPORT, _ENDED = 0, 1
 
 
 class SimulatedBackend(Backend):
-    """Run trials against ``objective`` on a virtual clock; no thread, no sleep, no polling."""
+    """Run trials against ``objective`` on a virtual clock; no thread, no sleep, no polling.
+
+    Without an objective it replays the learning curves of LeNet on digits recorded with the
+    package (:func:`~asha_lesson.benchmark_tables.load_lenet_digits_table`); its config space
+    is ``backend.objective.config_space``.
+    """
 
     realtime = False
 
-    def __init__(self, objective: Callable[[dict, int], tuple[dict, float]]) -> None:
+    def __init__(self, objective: Callable[[dict, int], tuple[dict, float]] | None = None
+                 ) -> None:
+        if objective is None:  # by default, replay LeNet's curves recorded on digits
+            from ..benchmark_tables import load_lenet_digits_table
+            objective = load_lenet_digits_table()
         if not callable(objective):
             raise ValueError(f"objective={objective!r} must be callable as "
                              "objective(config, epoch) -> (metrics, seconds)")

@@ -22,6 +22,7 @@ import numpy as np
 from ..backends.simulated import SimulatedBackend
 from ..config_space import sample_config
 from ..experiment import Experiment
+from ..logs import quiet_logs
 from ..objectives import SyntheticLeNet
 from ..schedulers import ASHA, RandomSearch, SynchronousSuccessiveHalving
 from ..tuner import StoppingCriterion, Tuner
@@ -160,6 +161,11 @@ def _schedulers(settings: ExplorerSettings, memo: _Memo) -> dict:
 
 def compare(settings: ExplorerSettings | None = None, **changes) -> Comparison:
     """Run ASHA, synchronous SH and random search with ``settings`` (plus ``changes``)."""
+    with quiet_logs():  # three runs per slider move: their seeds and ends are not news
+        return _compare(settings, **changes)
+
+
+def _compare(settings: ExplorerSettings | None = None, **changes) -> Comparison:
     settings = replace(settings or ExplorerSettings(), **changes)
     if settings.asha_type not in ("promotion", "stopping"):
         raise ValueError(f"asha_type={settings.asha_type!r} must be 'promotion' or 'stopping'")

@@ -189,7 +189,10 @@ class LiveDashboard:
             self.books.refresh()
         now = time.monotonic()
         stale = len(self.events) != self._figures_at
-        if stale and (force_figures or ended or now - self._last_figures >= self.figure_interval):
+        # A blocking run draws on the tuner's own thread, and a worker whose trial just ended
+        # waits for its next job meanwhile: there, the figures (tens of ms each) redraw rarely.
+        figure_interval = max(self.figure_interval, 5.0) if self._blocking else self.figure_interval
+        if stale and (force_figures or ended or now - self._last_figures >= figure_interval):
             self._draw_figures()
         self.status.value = self._status_text()
         if self._blocking and not ended and not self.stop_button.disabled:
@@ -200,6 +203,7 @@ class LiveDashboard:
         if ended and self._figures_at == len(self.events):
             self._done = True
             self.stop_button.disabled = True
+            self.stop_button.button_style = ""  # nothing to stop any more: no alarm colour
             self.stop_button.description = "run ended"
         return new > 0
 
