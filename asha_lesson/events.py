@@ -70,9 +70,15 @@ def _clean(value):
     return value
 
 
+_ENCODER = json.JSONEncoder(default=_jsonable, allow_nan=False, separators=(",", ":"))
+
+
 def dumps_event(event: Event) -> str:
-    return json.dumps(_clean(event.to_dict()), default=_jsonable, allow_nan=False,
-                      separators=(",", ":"))
+    raw = event.to_dict()
+    try:
+        return _ENCODER.encode(raw)
+    except ValueError:  # a NaN or infinity somewhere: spell it out (rare, so not done first)
+        return _ENCODER.encode(_clean(raw))
 
 
 def loads_event(line: str) -> Event:

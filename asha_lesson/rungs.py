@@ -75,6 +75,9 @@ class RungBook:
         self._candidates: SortedList = SortedList()  # entries neither promoted nor withdrawn
         self._by_trial: dict[int, RungEntry] = {}
         self._seq = 0
+        # best_promotable's last answer as (eta, trial id or None); any add or withdraw clears it.
+        # Promotion-type ASHA asks every rung on every free worker, and most rungs did not change.
+        self._best: tuple[int, int | None] | None = None
 
     def __len__(self) -> int:
         return len(self._entries)
@@ -86,18 +89,33 @@ class RungBook:
         """Entries from best to worst."""
         return iter(self._entries)
 
-    def add(self, trial_id: int, score: float, tie_break: float = 0.0) -> int:
-        """Record a trial's score (smaller is better) and return its 0-based rank."""
-        if trial_id in self._by_trial:
+    def add(self, trial_id: int, score: float, tie_break: float = 0.0, *,
+            candidate: bool = True) -> int:
+        """Record a trial's score (smaller is better) and return its 0-based rank.
+
+        ``candidate=False`` records a score that is never up for promotion: the same as ``add``
+        followed at once by :meth:`withdraw`, with one sorted-list update fewer.
+        """
+        return self._entries.bisect_left(self.record(trial_id, score, tie_break,
+                                                     candidate=candidate))
+
+    def record(self, trial_id: int, score: float, tie_break: float = 0.0, *,
+               candidate: bool = True) -> RungEntry:
+        """:meth:`add` without working out the rank (a positional look-up in the sorted list,
+        which schedulers that pause at every rung never need). Returns the new entry."""
+        by_trial = self._by_trial
+        if trial_id in by_trial:
             raise ValueError(f"trial {trial_id} already has a score at rung {self.level}")
         if math.isnan(score) or math.isnan(tie_break):
             raise ValueError(f"trial {trial_id}: score={score!r} cannot be ranked")
         entry = RungEntry(score, tie_break, self._seq, trial_id)
         self._seq += 1
         self._entries.add(entry)
-        self._candidates.add(entry)
-        self._by_trial[trial_id] = entry
-        return self._entries.bisect_left(entry)
+        if candidate:
+            self._candidates.add(entry)
+        by_trial[trial_id] = entry
+        self._best = None
+        return entry
 
     def rank(self, trial_id: int) -> int:
         return self._entries.bisect_left(self._by_trial[trial_id])
@@ -111,11 +129,17 @@ class RungBook:
 
     def best_promotable(self, reduction_factor: int) -> int | None:
         """The best not-yet-promoted trial if it lies in the top floor(n / eta), else None."""
-        if not self._candidates:
-            return None
-        best = self._candidates[0]
-        rank = self._entries.bisect_left(best)
-        return best.trial_id if is_promotable(rank, len(self._entries), reduction_factor) else None
+        cached = self._best
+        if cached is not None and cached[0] == reduction_factor:
+            return cached[1]
+        best = None
+        if self._candidates:
+            entry = self._candidates[0]
+            rank = self._entries.bisect_left(entry)
+            if is_promotable(rank, len(self._entries), reduction_factor):
+                best = entry.trial_id
+        self._best = (reduction_factor, best)
+        return best
 
     def top(self, reduction_factor: int) -> list[int]:
         """Trial ids in the top floor(n / eta), best first."""
@@ -128,9 +152,14 @@ class RungBook:
         Its score stays in the book: later arrivals are still ranked against it.
         """
         entry = self._by_trial.get(trial_id)
-        if entry is None or entry not in self._candidates:
+        if entry is not None:
+            try:
+                self._candidates.remove(entry)  # one search, where a membership test made two
+            except ValueError:
+                entry = None  # promoted or withdrawn before
+        if entry is None:
             raise ValueError(f"trial {trial_id} is not a promotion candidate at rung {self.level}")
-        self._candidates.remove(entry)
+        self._best = None
 
     def candidates(self) -> list[int]:
         return [entry.trial_id for entry in self._candidates]

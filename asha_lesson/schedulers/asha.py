@@ -48,6 +48,11 @@ class ASHA(Scheduler):
         self.brackets = int(brackets)
         self.name = f"asha_{type}"
         self._bracket_probs = self._hyperband_weights()
+        # Where a free worker looks for a promotable trial: each bracket's rungs from the top
+        # down, r_max excluded (nothing lies above it). These are the keys of self._books.
+        self._promotion_search = [
+            (bracket, level) for bracket in range(self.brackets)
+            for level in reversed(self._levels_of[bracket][:-1])]
 
     @property
     def num_brackets(self) -> int:
@@ -69,11 +74,11 @@ class ASHA(Scheduler):
 
     def _next_job(self, allow_new: bool) -> Job | Wait:
         if self.type == "promotion":
-            for bracket in range(self.brackets):
-                levels = self.bracket_levels(bracket)
-                for level in reversed(levels[:-1]):  # top down; r_max has nothing above it
-                    book = self._books.get((bracket, level))
-                    trial_id = book.best_promotable(self.reduction_factor_) if book else None
+            books, eta = self._books, self.reduction_factor_
+            for key in self._promotion_search:
+                book = books.get(key)
+                if book is not None:
+                    trial_id = book.best_promotable(eta)
                     if trial_id is not None:
                         return self._resume(self._trials[trial_id], book)
         if not allow_new:
@@ -82,14 +87,15 @@ class ASHA(Scheduler):
 
     def _on_rung(self, trial: _Trial, level: int, score: float, tie_break: float) -> Decision:
         book = self.rung_book(level, trial.bracket)
-        rank = book.add(trial.trial_id, score, tie_break)
         if level >= self.max_resource_:
-            book.withdraw(trial.trial_id)  # nothing above r_max: never a candidate
+            book.record(trial.trial_id, score, tie_break, candidate=False)  # nothing above r_max
             return Decision.CONTINUE
         if self.type == "promotion":
+            book.record(trial.trial_id, score, tie_break)
             self._set(trial, TrialStatus.PAUSED, f"reached rung {level}")
             return Decision.PAUSE
-        book.withdraw(trial.trial_id)  # the stopping variant decides now, once
+        # The stopping variant decides now, once: the trial is never a promotion candidate.
+        rank = book.add(trial.trial_id, score, tie_break, candidate=False)
         n = len(book)
         if n < self.reduction_factor_ or is_promotable(rank, n, self.reduction_factor_):
             return Decision.CONTINUE

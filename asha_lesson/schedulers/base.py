@@ -98,6 +98,8 @@ class Scheduler:
 
         self.max_resource_ = _infer_max_resource(self.config_space, max_t, max_resource_attr)
         self.rung_levels_ = rung_levels(grace_period, self.max_resource_, reduction_factor)
+        # bracket s climbs rung_levels_[s:]; computed once, since every report needs them
+        self._levels_of = [tuple(self.rung_levels_[s:]) for s in range(len(self.rung_levels_))]
         self.reduction_factor_ = int(reduction_factor)
         for point in self.points_to_evaluate:
             unknown = sorted(set(point) - set(self.config_space))
@@ -141,11 +143,11 @@ class Scheduler:
             tie = metrics.get(self.tie_break_metric)
             tie_break = self._sign * tie if _is_number(tie) and math.isfinite(tie) else math.inf
         trial.resource = resource
-        levels = self.bracket_levels(trial.bracket)
-        if trial.next_rung < len(levels) and resource >= levels[trial.next_rung]:
-            level = levels[trial.next_rung]
-            trial.next_rung += 1
-            return self._on_rung(trial, level, self._sign * float(value), tie_break)
+        levels = self._levels_of[trial.bracket]
+        next_rung = trial.next_rung
+        if next_rung < len(levels) and resource >= levels[next_rung]:
+            trial.next_rung = next_rung + 1
+            return self._on_rung(trial, levels[next_rung], self._sign * float(value), tie_break)
         return Decision.CONTINUE
 
     def on_complete(self, trial_id: int) -> None:
@@ -213,12 +215,11 @@ class Scheduler:
         trial.next_rung = 0
         self._trials[trial_id] = trial
         self._set(trial, TrialStatus.RUNNING, "started")
-        return Job(trial_id, config, 0, self.bracket_levels(bracket)[0], bracket, cohort)
+        return Job(trial_id, config, 0, self._levels_of[bracket][0], bracket, cohort)
 
     def _resume(self, trial: _Trial, book: RungBook, cohort: int = 0) -> Job:
-        levels = self.bracket_levels(trial.bracket)
         book.withdraw(trial.trial_id)
-        milestone = levels[trial.next_rung]
+        milestone = self._levels_of[trial.bracket][trial.next_rung]
         self._set(trial, TrialStatus.RUNNING, "promoted", {"from": book.level, "to": milestone})
         return Job(trial.trial_id, trial.config, trial.resource, milestone, trial.bracket, cohort)
 

@@ -24,5 +24,5 @@ class RandomSearch(Scheduler):
         return Job(job.trial_id, job.config, 0, self.max_resource_, 0)
 
     def _on_rung(self, trial: _Trial, level: int, score: float, tie_break: float) -> Decision:
-        self.rung_book(level).add(trial.trial_id, score, tie_break)
+        self.rung_book(level).record(trial.trial_id, score, tie_break)
         return Decision.CONTINUE

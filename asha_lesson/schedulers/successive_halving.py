@@ -79,7 +79,7 @@ class SynchronousSuccessiveHalving(Scheduler):
 
     def _on_rung(self, trial: _Trial, level: int, score: float, tie_break: float) -> Decision:
         # Every trial of a bracket sits in bracket 0's levels; books are kept per bracket run.
-        self.rung_book(level, self.bracket_count_ - 1).add(trial.trial_id, score, tie_break)
+        self.rung_book(level, self.bracket_count_ - 1).record(trial.trial_id, score, tie_break)
         self._waiting.discard(trial.trial_id)
         if level >= self.max_resource_:
             decision = Decision.CONTINUE
