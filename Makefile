@@ -1,7 +1,7 @@
 # Everything runs from a project-local virtual environment in .venv.
 #   make lecture   set up .venv, then JupyterLab on notebooks/ (extra args: JUPYTER_ARGS=...)
 #   make test      set up .venv, then every test, notebooks included (extra args: PYTEST_ARGS=...)
-#   make bench     set up .venv, then benchmarks/run.py
+#   make bench     set up .venv, then benchmarks/run.py (make bench-all: every benchmark)
 #   make browser   install Debian's Chromium for the browser tests (root; skipped if present)
 #   make clean     remove .venv and its install stamp (experiment output is kept)
 
@@ -19,7 +19,7 @@ PYTEST_ARGS  ?=
 
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: setup lecture test bench browser clean
+.PHONY: setup lecture test bench bench-all browser clean
 
 setup: $(STAMP)
 
@@ -48,6 +48,16 @@ test: $(STAMP)
 
 bench: $(STAMP)
 	$(PY) benchmarks/run.py
+
+# Everything BENCHMARKS.md reports (about 40 minutes; the table recording is separate:
+# benchmarks/record_table.py, about 20 minutes on two cores).
+bench-all: bench
+	$(PY) benchmarks/threads.py
+	for seed in 0 1 2; do $(PY) benchmarks/seed_lecture.py --seed $$seed \
+	  --out benchmarks/results/seed_lecture_$$seed.json; done
+	$(PY) benchmarks/time_to_target.py
+	@if $(PY) -c "import syne_tune, optuna" 2>/dev/null; then $(PY) benchmarks/peers.py; \
+	else echo "peers skipped (keeps results/peers.json): they need pip install -e '.[bench-peers]'"; fi
 
 browser:
 	@if [ -x /usr/bin/chromium ]; then \
