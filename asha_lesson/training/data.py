@@ -68,9 +68,39 @@ class _TensorSplits:
 
     def get_dataloader(self, train):
         X, y = (self.X_train, self.y_train) if train else (self.X_val, self.y_val)
-        return torch.utils.data.DataLoader(
-            torch.utils.data.TensorDataset(X, y), self.batch_size, shuffle=train,
-            generator=self.shuffle_generator if train else None, num_workers=0)
+        return _Batches(X, y, self.batch_size, self.shuffle_generator if train else None)
+
+
+class _Batches:
+    """Mini-batches of in-memory tensors, one indexing operation per batch.
+
+    The same batches as a shuffled ``DataLoader`` over a ``TensorDataset`` (both draw
+    ``torch.randperm`` from the generator), without its per-sample indexing and collating in
+    Python: that work holds the interpreter lock, so two worker threads training LeNet mostly
+    waited for each other.
+    """
+
+    def __init__(self, X, y, batch_size: int, generator=None) -> None:
+        self.X, self.y, self.batch_size, self.generator = X, y, batch_size, generator
+
+    def __len__(self) -> int:
+        return -(-len(self.X) // self.batch_size)
+
+    @property
+    def dataset(self):
+        """The tensors as a ``TensorDataset``, where a ``DataLoader`` keeps its data."""
+        return torch.utils.data.TensorDataset(self.X, self.y)
+
+    def __iter__(self):
+        n, size = len(self.X), self.batch_size
+        if self.generator is None:
+            for start in range(0, n, size):
+                yield self.X[start:start + size], self.y[start:start + size]
+            return
+        order = torch.randperm(n, generator=self.generator)
+        for start in range(0, n, size):
+            batch = order[start:start + size]
+            yield self.X[batch], self.y[batch]
 
 
 # --- scikit-learn's digits ---------------------------------------------------------------------
