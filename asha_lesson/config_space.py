@@ -9,6 +9,7 @@ so a seed reproduces every config.
 from __future__ import annotations
 
 import math
+from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from typing import Any, Mapping, Sequence
 
@@ -20,11 +21,12 @@ __all__ = [
 ]
 
 
-class Domain:
+class Domain(ABC):
     """A set of values a hyperparameter may take, able to draw one from a generator."""
 
-    def sample(self, rng: np.random.Generator) -> Any:  # pragma: no cover - abstract
-        raise NotImplementedError
+    @abstractmethod
+    def sample(self, rng: np.random.Generator) -> Any:
+        """One value, drawn from ``rng``."""
 
 
 def _check_bounds(kind: str, low: float, high: float, *, log: bool) -> None:

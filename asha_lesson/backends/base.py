@@ -8,12 +8,14 @@ queue against the wall clock; the simulated backend pops a heap and jumps its vi
 from __future__ import annotations
 
 import enum
+import queue
+from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from typing import Any
 
 from ..decisions import Decision, Job
 
-__all__ = ["Backend", "Report", "Ended", "Outcome", "RunSettings"]
+__all__ = ["Backend", "Report", "Ended", "Outcome", "RunSettings", "get_until"]
 
 
 @dataclass(frozen=True)
@@ -52,28 +54,31 @@ class RunSettings:
     experiment_dir: str | None = None
 
 
-class Backend:
+class Backend(ABC):
     """Base class of the backends. ``realtime`` backends run on the wall clock."""
 
     realtime = True
 
+    @abstractmethod
     def open(self, settings: RunSettings) -> None:
-        raise NotImplementedError  # pragma: no cover - abstract
+        """Get ready to run trials for the run ``settings`` describes; start the clock."""
 
+    @abstractmethod
     def clock(self) -> float:
         """Seconds since :meth:`open`."""
-        raise NotImplementedError  # pragma: no cover - abstract
 
+    @abstractmethod
     def start(self, worker: int, job: Job) -> None:
-        raise NotImplementedError  # pragma: no cover - abstract
+        """Run ``job`` on ``worker`` (which is free); its reports come from :meth:`next_event`."""
 
+    @abstractmethod
     def answer(self, report: Report, decision: Decision) -> None:
-        raise NotImplementedError  # pragma: no cover - abstract
+        """Give the trial that sent ``report`` the scheduler's ``decision``."""
 
+    @abstractmethod
     def next_event(self, until: float | None) -> Report | Ended | None:
         """The next thing that happens, or None once ``until`` (seconds) passes first, or when
         :meth:`wake` was called."""
-        raise NotImplementedError  # pragma: no cover - abstract
 
     def halt(self) -> None:
         """Ask every running trial to stop at its next report: the run is over."""
@@ -86,3 +91,13 @@ class Backend:
 
     def describe(self) -> dict:
         return {"backend": type(self).__name__}
+
+
+def get_until(events: queue.SimpleQueue, until: float | None, clock) -> object | None:
+    """The next item of a real-time backend's queue, or None once ``until`` (seconds on
+    ``clock``) has passed."""
+    timeout = None if until is None else max(0.0, until - clock())
+    try:
+        return events.get(timeout=timeout)
+    except queue.Empty:
+        return None

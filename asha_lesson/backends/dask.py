@@ -63,7 +63,7 @@ import distributed
 
 from ..decisions import Decision, Job
 from ..reporter import TrialContext, TrialPaused, TrialStopped, set_current_trial
-from .base import Backend, Ended, Outcome, Report, RunSettings
+from .base import Backend, Ended, Outcome, Report, RunSettings, get_until
 from .threads import _OUTPUT
 
 __all__ = ["DaskBackend"]
@@ -231,12 +231,8 @@ class DaskBackend(Backend):
         self._decisions[report.worker].put(decision.value)
 
     def next_event(self, until: float | None) -> Report | Ended | None:
-        timeout = None if until is None else max(0.0, until - self.clock())
-        try:
-            item = self._events.get(timeout=timeout)
-        except queue.Empty:
-            return None
-        if item is _WAKE:
+        item = get_until(self._events, until, self.clock)
+        if item is None or item is _WAKE:
             return None
         if isinstance(item, _Done):
             return self._ended(item)

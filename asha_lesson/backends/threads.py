@@ -23,7 +23,7 @@ from typing import Any, Callable, Mapping
 
 from ..decisions import Decision, Job
 from ..reporter import TrialContext, TrialPaused, TrialStopped, set_current_trial
-from .base import Backend, Ended, Outcome, Report, RunSettings
+from .base import Backend, Ended, Outcome, Report, RunSettings, get_until
 
 __all__ = ["PythonBackend"]
 
@@ -94,11 +94,7 @@ class PythonBackend(Backend):
         self._replies[report.worker].put(decision)
 
     def next_event(self, until: float | None) -> Report | Ended | None:
-        timeout = None if until is None else max(0.0, until - self.clock())
-        try:
-            item = self._events.get(timeout=timeout)
-        except queue.Empty:
-            return None
+        item = get_until(self._events, until, self.clock)
         return None if item is _WAKE else item
 
     def wake(self) -> None:

@@ -9,6 +9,7 @@ trial's state is queued as a :class:`Transition` for the tuner to record as an e
 from __future__ import annotations
 
 import logging
+from abc import ABC, abstractmethod
 import math
 from typing import Any, Mapping, Sequence
 
@@ -51,7 +52,7 @@ def _infer_max_resource(config_space: Mapping[str, Any], max_t, max_resource_att
     return int(value)
 
 
-class Scheduler:
+class Scheduler(ABC):
     """Base class. Subclasses decide in :meth:`_on_rung` and :meth:`_next_job`.
 
     Args:
@@ -198,11 +199,13 @@ class Scheduler:
 
     # -- what subclasses implement ---------------------------------------------------------------
 
-    def _next_job(self, allow_new: bool) -> Job | Wait:  # pragma: no cover - abstract
-        raise NotImplementedError
+    @abstractmethod
+    def _next_job(self, allow_new: bool) -> Job | Wait:
+        """What a free worker runs next (``allow_new``: may a new trial start?)."""
 
+    @abstractmethod
     def _on_rung(self, trial: _Trial, level: int, score: float, tie_break: float) -> Decision:
-        raise NotImplementedError  # pragma: no cover - abstract
+        """Decide for ``trial``, which just reached rung ``level`` with ``score``."""
 
     # -- shared helpers ------------------------------------------------------------------------
 
