@@ -9,13 +9,16 @@ from __future__ import annotations
 
 import enum
 import queue
+import traceback
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from typing import Any
 
 from ..decisions import Decision, Job
+from ..reporter import TrialPaused, TrialStopped
 
-__all__ = ["Backend", "Report", "Ended", "Outcome", "RunSettings", "get_until"]
+__all__ = ["Backend", "Report", "Ended", "Outcome", "RunSettings", "get_until",
+           "call_tune_function"]
 
 
 @dataclass(frozen=True)
@@ -101,3 +104,22 @@ def get_until(events: queue.SimpleQueue, until: float | None, clock) -> object |
         return events.get(timeout=timeout)
     except queue.Empty:
         return None
+
+
+def call_tune_function(tune_function, job: Job, context, halted: bool) -> tuple[Outcome, str, Any]:
+    """Run one trial's function to its end on this thread and say how it ended: ``(outcome,
+    error, saved)``, where ``saved`` is the checkpoint a pause left in ``context``. A failure is
+    printed (into the trial's log) and returned; it never propagates, so the worker goes on."""
+    try:
+        if halted:
+            raise TrialStopped("the run ended before this trial started")
+        tune_function(**job.config)
+    except TrialPaused:
+        return Outcome.UNWOUND, "", context.saved
+    except TrialStopped:
+        return Outcome.UNWOUND, "", None
+    except BaseException:  # the trial fails; the worker and the run go on
+        error = traceback.format_exc()
+        print(error)
+        return Outcome.RAISED, error, None
+    return Outcome.RETURNED, "", None

@@ -62,8 +62,9 @@ from typing import Any, Callable, Mapping
 import distributed
 
 from ..decisions import Decision, Job
-from ..reporter import TrialContext, TrialPaused, TrialStopped, set_current_trial
-from .base import Backend, Ended, Outcome, Report, RunSettings, get_until
+from ..reporter import TrialContext, TrialStopped, set_current_trial
+from .base import (Backend, Ended, Outcome, Report, RunSettings, call_tune_function,
+                   get_until)
 from .threads import _OUTPUT
 
 __all__ = ["DaskBackend"]
@@ -359,20 +360,11 @@ def _run_trial(tune_function: Callable[..., Any], job: Job, worker: int, checkpo
     torch = sys.modules.get("torch")  # never import torch here
     if torch is not None and channels.torch_threads is not None:
         torch.set_num_threads(channels.torch_threads)
-    outcome, error, saved = Outcome.RETURNED, "", None
     try:
         print(f"--- trial {job.trial_id} on worker {worker} ({distributed.get_worker().address}),"
               f" from {channels.resource_attr} {job.resume_from}: {job.config}")
-        if distributed.Event(channels.halt).is_set():
-            raise TrialStopped("the run ended before this trial started")
-        tune_function(**job.config)
-    except TrialPaused:
-        outcome, saved = Outcome.UNWOUND, context.saved
-    except TrialStopped:
-        outcome = Outcome.UNWOUND
-    except BaseException:  # the trial fails; the worker and the run go on
-        outcome, error = Outcome.RAISED, traceback.format_exc()
-        print(error)
+        outcome, error, saved = call_tune_function(tune_function, job, context,
+                                                   distributed.Event(channels.halt).is_set())
     finally:
         if log is not None:
             _OUTPUT.route(None)

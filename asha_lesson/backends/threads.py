@@ -17,13 +17,13 @@ import sys
 import tempfile
 import threading
 import time
-import traceback
 from pathlib import Path
 from typing import Any, Callable, Mapping
 
 from ..decisions import Decision, Job
-from ..reporter import TrialContext, TrialPaused, TrialStopped, set_current_trial
-from .base import Backend, Ended, Outcome, Report, RunSettings, get_until
+from ..reporter import TrialContext, set_current_trial
+from .base import (Backend, Ended, Outcome, Report, RunSettings, call_tune_function,
+                   get_until)
 
 __all__ = ["PythonBackend"]
 
@@ -153,21 +153,13 @@ class PythonBackend(Backend):
         token = set_current_trial(context)
         log = open(self._log_dir / f"{job.trial_id}.log", "a", encoding="utf-8")
         _OUTPUT.route(log)
-        outcome, error = Outcome.RETURNED, ""
         try:
             print(f"--- trial {job.trial_id} on worker {worker}, from "
                   f"{self._settings.resource_attr} {job.resume_from}: {job.config}")
-            if self._halted.is_set():
-                raise TrialStopped("the run ended before this trial started")
-            self.tune_function(**job.config)
-        except TrialPaused:
-            outcome = Outcome.UNWOUND
-            self._checkpoints[job.trial_id] = context.saved
-        except TrialStopped:
-            outcome = Outcome.UNWOUND
-        except BaseException:  # the trial fails; the worker and the run go on
-            outcome, error = Outcome.RAISED, traceback.format_exc()
-            print(error)
+            outcome, error, saved = call_tune_function(self.tune_function, job, context,
+                                                       self._halted.is_set())
+            if outcome is Outcome.UNWOUND and saved is not None:
+                self._checkpoints[job.trial_id] = saved
         finally:
             _OUTPUT.route(None)
             log.close()

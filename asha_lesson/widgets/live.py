@@ -263,7 +263,6 @@ class LiveDashboard:
             axes[0, 0].set_title("learning curves and the incumbent", fontsize=9, loc="left")
             self.curves.value = to_png(figure)
         if self.timeline is not None:
-            n_workers = int(experiment.metadata["n_workers"])
             figure, axes = new_figure(5.6, 3.2, margins=(0.7, 0.15, 0.45, 0.25))
             busy = experiment.busy_fraction() if now > 0 else 0.0
             draw_timeline(axes[0, 0], experiment, end=now,
