@@ -86,6 +86,45 @@ def test_digits_split_and_shuffle_are_fixed_by_the_seed():
     assert not torch.equal(next(iter(a.train_dataloader()))[1], batch_a[1])  # reshuffled
 
 
+def test_training_batches_are_the_ones_a_shuffled_dataloader_draws():
+    """The same draws from the same generator, epoch after epoch: what makes our trials and the
+    recorded table agree with d2l's DataLoader-based training."""
+    data = DigitsData(100, seed=3)
+    reference = torch.utils.data.DataLoader(
+        torch.utils.data.TensorDataset(data.X_train, data.y_train), 100, shuffle=True,
+        generator=torch.Generator().manual_seed(3))
+    ours = data.train_dataloader()
+    assert len(ours) == len(reference) == 14  # 1,347 training images: 13 full batches + 47
+    for _ in range(3):
+        pairs = list(zip(ours, reference, strict=True))
+        for (X, y), (X_ref, y_ref) in pairs:
+            assert torch.equal(X, X_ref) and torch.equal(y, y_ref)
+
+
+def test_validation_batches_hold_at_least_1024_images():
+    batches = list(DigitsData(32).val_dataloader())
+    assert [len(y) for _, y in batches] == [450]
+
+
+def test_training_reproduces_the_shipped_table():
+    """The simulator replays this table by default, so today's training code must give its
+    numbers: same configs, same seed, same curves."""
+    from asha_lesson.benchmark_tables import load_lenet_digits_table
+    table = load_lenet_digits_table()
+    for index in (0, 1):
+        config = table.configs[index]
+        trainer = HPOTrainer(max_epochs=3)
+        trainer.prepare(LeNet(lr=config["learning_rate"], width=config["width"], seed=0),
+                        DigitsData(config["batch_size"], seed=0))
+        for epoch in range(3):
+            trainer.fit_epoch()
+            metrics = trainer.validation_metrics()
+            assert metrics["error"] == pytest.approx(
+                table.values["validation_error"][index, epoch], abs=1e-6)
+            assert metrics["loss"] == pytest.approx(
+                table.values["validation_loss"][index, epoch], rel=1e-4)
+
+
 @pytest.mark.parametrize("make, message", [
     (lambda: DigitsData(batch_size=0), "batch_size=0 must be an integer >= 1"),
     (lambda: DigitsData(batch_size=2.5), "batch_size=2.5 must be an integer >= 1"),
@@ -157,8 +196,10 @@ def test_state_dict_round_trip_resumes_with_same_weights_and_epoch():
 
 def test_validation_error_is_averaged_per_example_not_per_batch():
     trainer = trained(batch_size=32, epochs=2)
-    trainer.val_dataloader = DigitsData(200).val_dataloader()  # 450 = 200 + 200 + 50
-    X, y = trainer.val_dataloader.dataset.tensors
+    data = DigitsData(200)
+    X, y = data.X_val, data.y_val
+    # Batches of 200, 200 and 50, as d2l's loaders give for Fashion-MNIST-sized sets.
+    trainer.val_dataloader = torch.utils.data.DataLoader(torch.utils.data.TensorDataset(X, y), 200)
     with torch.no_grad():
         expected = float((trainer.model(X).argmax(1) != y).float().mean())
     assert trainer.validation_error() == pytest.approx(expected, abs=1e-6)

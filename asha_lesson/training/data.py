@@ -38,6 +38,8 @@ D2L_ROOT = "../data"  # d2l.DataModule's default root, relative to the notebook'
 FASHION_MNIST_FILES = ("train-images-idx3-ubyte", "train-labels-idx1-ubyte",
                        "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")
 
+VAL_BATCH_SIZE = 1024
+
 _CACHE: dict[tuple, tuple[torch.Tensor, ...]] = {}
 _CACHE_LOCK = threading.Lock()
 
@@ -64,18 +66,23 @@ class _TensorSplits:
     global one, which every worker thread shares. ``num_workers=0``: loader processes would be
     forked from a process running worker threads (unsafe), and with the tensors already in
     memory they would only add start-up time.
+
+    Validation goes in batches of at least ``VAL_BATCH_SIZE``: without gradients the metrics do
+    not depend on the batch size, and every batch costs the same fixed interpreter work, during
+    which a second worker thread waits (see :class:`_Batches`).
     """
 
     def get_dataloader(self, train):
-        X, y = (self.X_train, self.y_train) if train else (self.X_val, self.y_val)
-        return _Batches(X, y, self.batch_size, self.shuffle_generator if train else None)
+        if train:
+            return _Batches(self.X_train, self.y_train, self.batch_size, self.shuffle_generator)
+        return _Batches(self.X_val, self.y_val, max(self.batch_size, VAL_BATCH_SIZE))
 
 
 class _Batches:
     """Mini-batches of in-memory tensors, one indexing operation per batch.
 
-    The same batches as a shuffled ``DataLoader`` over a ``TensorDataset`` (both draw
-    ``torch.randperm`` from the generator), without its per-sample indexing and collating in
+    The same batches as a shuffled ``DataLoader`` over a ``TensorDataset`` (the same draws from
+    the same generator), without its per-sample indexing and collating in
     Python: that work holds the interpreter lock, so two worker threads training LeNet mostly
     waited for each other.
     """
@@ -97,7 +104,13 @@ class _Batches:
             for start in range(0, n, size):
                 yield self.X[start:start + size], self.y[start:start + size]
             return
+        # Draw from the generator exactly what a DataLoader with a RandomSampler draws each
+        # epoch, so the batches (and the recorded tables) are the same as d2l's loaders give:
+        # the loader's base seed for worker processes, the permutation, and a second permutation
+        # that the sampler draws for its empty remainder (num_samples % n == 0) and never uses.
+        torch.empty((), dtype=torch.int64).random_(generator=self.generator)
         order = torch.randperm(n, generator=self.generator)
+        torch.randperm(n, generator=self.generator)
         for start in range(0, n, size):
             batch = order[start:start + size]
             yield self.X[batch], self.y[batch]
