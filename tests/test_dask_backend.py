@@ -16,9 +16,9 @@ import pytest
 
 distributed = pytest.importorskip("distributed")
 
-from asha_lesson import (ASHA, EventKind, Reporter, SimulatedBackend,  # noqa: E402
-                         StoppingCriterion, SynchronousSuccessiveHalving, SyntheticLeNet, Tuner,
-                         load_experiment)
+from asha_lesson import (ASHA, EventKind, RandomSearch, Reporter,  # noqa: E402
+                         SimulatedBackend, StoppingCriterion, SynchronousSuccessiveHalving,
+                         SyntheticLeNet, Tuner, load_experiment, uniform)
 from asha_lesson.backends.base import Ended, Outcome, Report, RunSettings  # noqa: E402
 from asha_lesson.backends.dask import DaskBackend  # noqa: E402
 from asha_lesson.decisions import Decision, Job  # noqa: E402
@@ -115,6 +115,42 @@ def test_pause_and_resume_across_worker_processes(capsys):
     # The cluster the backend started is gone: no worker processes, no reader thread.
     assert backend._cluster is None and not multiprocessing.active_children()
     assert no_reader_threads_left()
+
+
+def dies_once(marker, x, max_epochs):
+    """The first trial to reach epoch 2 kills its worker process (as an out-of-memory kill
+    would); every other trial trains normally."""
+    import os
+    report = Reporter()
+    for epoch in range(1, max_epochs + 1):
+        if epoch == 2:
+            try:
+                os.close(os.open(marker, os.O_CREAT | os.O_EXCL))
+                os._exit(1)
+            except FileExistsError:
+                pass
+        report(epoch=epoch, validation_error=x / epoch)
+
+
+def test_a_trial_whose_worker_dies_fails_and_the_run_goes_on(tmp_path):
+    marker = str(tmp_path / "died")
+    space = {"marker": marker, "x": uniform(0, 1), "max_epochs": 3}
+    scheduler = RandomSearch(space, metric="validation_error", max_resource_attr="max_epochs",
+                             random_seed=0)
+    tuner = Tuner(DaskBackend(dies_once, cluster_kwargs=QUIET), scheduler,
+                  StoppingCriterion(max_num_results=12), n_workers=2, progress=False)
+    experiment = tuner.run()
+    failures = experiment.failures()
+    assert len(failures) == 1, failures
+    dead = int(failures["trial_id"].iloc[0])
+    assert "the Dask task failed" in failures["reason"].iloc[0]
+    assert "KilledWorker" in failures["reason"].iloc[0]
+    results = experiment.results
+    # What the dead trial reported stays; it was not run again from the start.
+    assert list(results[results["trial_id"] == dead]["epoch"]) == [1]
+    for _, rows in results.groupby("trial_id"):
+        assert list(rows["epoch"]) == list(range(1, len(rows) + 1))
+    assert len(results) >= 12  # the other worker, and the restarted one, went on
 
 
 def test_pause_and_resume_continue_the_epoch_count_and_the_state(client):

@@ -38,9 +38,12 @@ Requirements and costs:
   training, but too much to report every mini-batch.
 * What a trial prints goes to ``<experiment>/trials/<trial_id>.log`` when the worker can see that
   folder (same machine, or a shared file system); otherwise it stays in the worker's own log.
-* If a worker dies, Dask may run its task again elsewhere (``distributed.scheduler.allowed-
-  failures``); the trial then starts over from its last checkpoint and reports epochs the tuner
-  has already seen, which the scheduler may reject. Keep workers alive or treat the trial as lost.
+* If a worker dies (killed, out of memory, a crash in native code), the trial on it is marked
+  failed ("the Dask task failed: KilledWorker ...") and the run goes on; its reports so far stay
+  in the log. On the LocalCluster the backend starts, the scheduler is told not to run a task
+  again after its worker died (``distributed.scheduler.allowed-failures`` = 0): a rerun would
+  start over from the trial's last checkpoint and report epochs the tuner has already seen. On
+  a cluster of your own that setting is yours; set it to 0 for the same behaviour.
 """
 
 from __future__ import annotations
@@ -59,6 +62,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Mapping
 
+import dask
 import distributed
 
 from ..decisions import Decision, Job
@@ -171,7 +175,9 @@ class DaskBackend(Backend):
         if self.client is None:
             options = {"n_workers": settings.n_workers, "threads_per_worker": 1,
                        "processes": self.processes, **self.cluster_kwargs}
-            self._cluster = distributed.LocalCluster(**options)
+            # A task whose worker died fails (KilledWorker) instead of running again.
+            with dask.config.set({"distributed.scheduler.allowed-failures": 0}):
+                self._cluster = distributed.LocalCluster(**options)
             self._client = distributed.Client(self._cluster, set_as_default=False)
             return
         self._client = self.client
@@ -304,6 +310,7 @@ class DaskBackend(Backend):
             error = ("the Dask task failed:\n"
                      + "".join(traceback.format_exception(type(failure), failure,
                                                           failure.__traceback__)))
+            self._forget_slot(done.worker, done.trial_id)
         if self._live.get(done.trial_id) is done.future:
             del self._live[done.trial_id]
         if checkpoint is not None:
@@ -312,6 +319,16 @@ class DaskBackend(Backend):
         if deferred is not None:
             self._submit(*deferred)
         return Ended(done.trial_id, done.worker, self.clock(), outcome, error)
+
+    def _forget_slot(self, worker: int, trial_id: int) -> None:
+        """After a task died: no answer may wait in its slot for the slot's next trial."""
+        with self._lock:
+            pending = self._pending.get(worker)
+            if pending is not None and pending.trial_id == trial_id:
+                del self._pending[worker]
+        channel = self._decisions[worker]
+        while channel.qsize():  # answered after its task died, so nobody read it
+            channel.get(timeout=5)
 
     def _read_reports(self) -> None:
         while True:
