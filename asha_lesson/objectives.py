@@ -116,6 +116,29 @@ class LearningCurveTable:
         metrics = {name: float(array[row, column]) for name, array in self.values.items()}
         return metrics, float(self.seconds[row, column])
 
+    def first_epochs(self, max_epochs: int) -> "LearningCurveTable":
+        """The same configs trained only ``max_epochs`` epochs: the table's first columns.
+
+        Training is deterministic given the config and seed, so a run stopped after
+        ``max_epochs`` epochs reports exactly these values (the learning rate does not decay
+        with the planned length).
+        """
+        if isinstance(max_epochs, bool) or not isinstance(max_epochs, (int, np.integer)) \
+                or not 1 <= max_epochs <= self.max_epochs:
+            raise ValueError(f"max_epochs={max_epochs!r} must be an integer from 1 to the "
+                             f"table's {self.max_epochs} epochs")
+        metadata = dict(self.metadata)
+        if max_epochs < self.max_epochs:
+            metadata["first_epochs"] = (f"the first {max_epochs} of the {self.max_epochs} "
+                                        "epochs recorded")
+            wall = metadata.get("wall_seconds")
+            if isinstance(wall, list) and wall and isinstance(wall[0], list):
+                metadata["wall_seconds"] = [row[:max_epochs] for row in wall]
+        max_epochs = int(max_epochs)
+        return LearningCurveTable(self.configs, {k: v[:, :max_epochs] for k, v in
+                                                 self.values.items()},
+                                  self.seconds[:, :max_epochs], metadata, self.name)
+
     @classmethod
     def load(cls, path: str | Path) -> "LearningCurveTable":
         """Read a table written by :meth:`save` (JSON; no pickles)."""

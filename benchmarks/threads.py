@@ -1,14 +1,17 @@
 """Real training on the thread backend: throughput, busy time and the tuner's own overhead.
 
-    python benchmarks/threads.py              # 2-minute runs (about 7 minutes in all)
+    python benchmarks/threads.py              # 2-minute runs (about 9 minutes in all)
     python benchmarks/threads.py --seconds 30 # a quicker look
+    python benchmarks/threads.py --dask       # also DaskBackend's worker processes (+5 minutes)
 
 Measures, on this machine, LeNet on scikit-learn's digits under ASHA (promotion):
 - epochs per second with 1 worker and with 2 workers (target: 2 workers >= 1.8x one);
 - the fraction of worker time spent training (target >= 97% for ASHA), and synchronous SH's in
   the same setting, whose idle time is the lesson;
 - the tuner's overhead per decision: a report's round trip from a trial to the scheduler and
-  back, with the event written to disk, measured with a function that does no training.
+  back, with the event written to disk, measured with a function that does no training;
+- with --dask, the same ASHA run on DaskBackend (one process per worker) with 1 and 2 workers,
+  which shares no interpreter lock between workers.
 """
 
 from __future__ import annotations
@@ -40,16 +43,23 @@ def scheduler(kind: str, seed: int):
     return ASHA(SPACE, type="promotion", **common)
 
 
-def training_run(kind: str, n_workers: int, seconds: float, seed: int, torch_threads=None):
+def training_run(kind: str, n_workers: int, seconds: float, seed: int, torch_threads=None,
+                 backend: str = "threads"):
     from asha_lesson.training import DigitsData, hpo_objective_lenet
     objective = partial(hpo_objective_lenet, data=DigitsData)
-    tuner = Tuner(PythonBackend(objective, torch_threads=torch_threads), scheduler(kind, seed),
+    if backend == "dask":  # one process per worker, one torch thread each: no shared GIL
+        from asha_lesson import DaskBackend
+        trial_backend = DaskBackend(objective, torch_threads=torch_threads or 1)
+    else:
+        trial_backend = PythonBackend(objective, torch_threads=torch_threads)
+    tuner = Tuner(trial_backend, scheduler(kind, seed),
                   StoppingCriterion(max_wallclock_time=seconds), n_workers=n_workers,
                   progress=False)
     experiment = tuner.run()
     epochs = len(experiment.results)
-    return {"scheduler": kind, "n_workers": n_workers, "torch_threads_per_worker":
-            torch_threads or max(1, (os.cpu_count() or 1) // n_workers),
+    default_threads = 1 if backend == "dask" else max(1, (os.cpu_count() or 1) // n_workers)
+    return {"scheduler": kind, "backend": backend, "n_workers": n_workers,
+            "torch_threads_per_worker": torch_threads or default_threads,
             "seconds": seconds, "epochs": epochs, "epochs_per_second": round(epochs / seconds, 3),
             "trials": int(experiment.results["trial_id"].nunique()),
             "busy_fraction": round(experiment.busy_fraction(), 4),
@@ -80,6 +90,8 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=120.0)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", default="benchmarks/results/threads.json")
+    parser.add_argument("--dask", action="store_true",
+                        help="also run ASHA on DaskBackend (worker processes) with 1 and 2 workers")
     args = parser.parse_args()
     os.environ.setdefault("ASHA_LESSON_HOME", tempfile.mkdtemp(prefix="bench-threads-"))
     runs = [training_run("asha_promotion", 1, args.seconds, args.seed),
@@ -87,6 +99,9 @@ def main() -> None:
             training_run("asha_promotion", 2, args.seconds, args.seed),
             training_run("synchronous_sh", 2, args.seconds, args.seed)]
     one, one_thread, two, sync = runs
+    if args.dask:
+        runs += [training_run("asha_promotion", n, args.seconds, args.seed, backend="dask")
+                 for n in (1, 2)]
     summary = {
         "command": "python " + " ".join(sys.argv),
         "machine": {"platform": platform.platform(), "python": platform.python_version(),
@@ -97,14 +112,16 @@ def main() -> None:
         "runs": runs,
         "speedup_2_workers_vs_1": round(two["epochs"] / one["epochs"], 3),
         "speedup_2_workers_vs_1_at_one_thread": round(two["epochs"] / one_thread["epochs"], 3),
+        "dask_speedup_2_workers_vs_1": round(runs[5]["epochs"] / runs[4]["epochs"], 3)
+        if args.dask else None,
         "overhead": overhead_per_decision(),
         "targets": {"speedup_2_vs_1": ">= 1.8", "asha_busy_fraction": ">= 0.97"},
     }
     print(json.dumps(summary, indent=2))
-    print(f"\n{'scheduler':16} {'workers':>7} {'threads':>7} {'epochs/s':>9} {'busy':>7} "
+    print(f"\n{'scheduler':16} {'backend':>7} {'workers':>7} {'threads':>7} {'epochs/s':>9} {'busy':>7} "
           f"{'trials':>6} {'best':>7}")
     for r in runs:
-        print(f"{r['scheduler']:16} {r['n_workers']:>7} {r['torch_threads_per_worker']:>7} "
+        print(f"{r['scheduler']:16} {r['backend']:>7} {r['n_workers']:>7} {r['torch_threads_per_worker']:>7} "
               f"{r['epochs_per_second']:>9.2f} {r['busy_fraction']:>7.1%} {r['trials']:>6} "
               f"{r['best_validation_error']:>7.3f}")
     print(f"2 workers vs 1: {summary['speedup_2_workers_vs_1']}x "

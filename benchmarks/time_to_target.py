@@ -8,16 +8,18 @@ random search, 1 to 64 workers, 30 seeds each, on the simulated backend.
 Fixed in advance, from the table alone:
 
 * target: the error only the best 5% of the table's configs reach at r_max, i.e. the
-  ceil(0.05 n)-th smallest final (epoch 10) validation error;
+  ceil(0.05 n)-th smallest final (epoch r_max) validation error;
 * near-best: the table's best final error + 0.01, and the time to train that best config alone
-  (the sum of its 10 epochs' seconds); the target is reaching near-best within 2x that time.
+  (the sum of its r_max epochs' seconds); the target is reaching near-best within 2x that time.
 
 A run's time to a threshold is the first simulated time (st_tuner_time) at which the incumbent,
 the best validation error reported so far at any epoch, is at or below it; NaN if never within
 the budget (misses are counted). Schedulers share r_min = 1, eta = 3 (Syne Tune's defaults;
-rungs 1, 3, 9, 10) and rank ties in validation_error by validation_loss. Synchronous SH starts
-max(27, n_workers) configs per bracket (27 = eta**3, its default, which takes one config to r_max;
-more workers than that would otherwise idle from the start).
+rungs 1, 3, 9, 27, 81 on the 81-epoch table) and rank ties in validation_error by
+validation_loss. Synchronous SH starts max(eta**(K-1), n_workers) configs per bracket for K rungs
+(eta**(K-1) takes one config to r_max; more workers than that would otherwise idle from the start).
+Each run's budget is the table's mean time to train one config to r_max times max(72, 960 / n):
+long enough that the baselines mostly reach the target.
 
 Mispromotion (ASHA promotion variant): a promotion out of rung k is a mispromotion if, at the end
 of the run, the promoted trial is not in the top floor(n_k / eta) of rung k's final book (n_k
@@ -47,22 +49,32 @@ from asha_lesson import (ASHA, LearningCurveTable, RandomSearch, SimulatedBacken
                          StoppingCriterion, SynchronousSuccessiveHalving, Tuner)
 from asha_lesson.benchmark_tables import load_lenet_digits_table  # noqa: E402
 from asha_lesson.events import EventKind, dumps_event  # noqa: E402
+from asha_lesson.rungs import rung_levels  # noqa: E402
 
 SCHEDULERS = ("asha_promotion", "asha_stopping", "synchronous_sh", "random_search")
-EXTRA_8_WORKERS = ("synchronous_sh_n81",)  # sync SH with 81 configs per bracket, 8 workers only
+EXTRA_8_WORKERS = ("synchronous_sh_x3",)  # sync SH with 3x the configs per bracket, 8 workers only
 WORKERS = (1, 2, 4, 8, 16, 32, 64)
 METRIC, TIE_BREAK = "validation_error", "validation_loss"
 R_MIN, ETA = 1, 3
 RESULTS = ROOT / "benchmarks" / "results"
 FIGURES = ROOT / "benchmarks" / "figures"
-GRID = np.geomspace(1.0, 10_000.0, 81)  # seconds at which incumbent curves are sampled
+GRID = np.geomspace(1.0, 100_000.0, 101)  # seconds at which incumbent curves are sampled
 BUCKETS = (3, 10, 30, 100, 300, 1000, 3000, 10**9)  # final rung sizes for mispromotions
 TARGETS = {"asha_vs_sync_sh": 0.5, "asha_vs_random": 0.3, "near_best_vs_single_model": 2.0}
 
 
-def budget(n_workers: int) -> float:
-    """Simulated seconds per run: long enough that the baselines mostly reach the target."""
-    return max(300.0, 4000.0 / n_workers)
+def budget(n_workers: int, table: LearningCurveTable) -> float:
+    """Simulated seconds per run: long enough that the baselines mostly reach the target.
+    (About max(300, 4000 / n) on the 10-epoch table, where one config takes 4.2 s.)"""
+    one_config = float(table.seconds.sum(axis=1).mean())
+    return round(one_config * max(72.0, 960.0 / n_workers), 1)
+
+
+def bracket_size(n_workers: int, table: LearningCurveTable, r_min: int = R_MIN,
+                 eta: int = ETA) -> int:
+    """Synchronous SH's configs per bracket: enough to take one config to r_max, or one per
+    worker if there are more workers than that."""
+    return max(eta ** (len(rung_levels(r_min, table.max_epochs, eta)) - 1), n_workers)
 
 
 def thresholds(table: LearningCurveTable) -> dict:
@@ -101,16 +113,19 @@ def rank_correlations(table: LearningCurveTable) -> dict:
             for r in range(1, table.max_epochs)}
 
 
-def make_scheduler(kind: str, space: dict, n_workers: int, seed: int, r_min: int = R_MIN,
-                   eta: int = ETA):
+def make_scheduler(kind: str, table: LearningCurveTable, n_workers: int, seed: int,
+                   r_min: int = R_MIN, eta: int = ETA):
+    space = table.config_space
     common = dict(metric=METRIC, mode="min", max_resource_attr="max_epochs", random_seed=seed,
                   grace_period=r_min, reduction_factor=eta, tie_break_metric=TIE_BREAK)
     if kind.startswith("asha_"):
         return ASHA(space, type=kind[5:], **common)
     if kind == "synchronous_sh":
-        return SynchronousSuccessiveHalving(space, num_configs=max(27, n_workers), **common)
-    if kind.startswith("synchronous_sh_n"):  # a sensitivity check: a larger bracket
-        return SynchronousSuccessiveHalving(space, num_configs=int(kind[16:]), **common)
+        return SynchronousSuccessiveHalving(
+            space, num_configs=bracket_size(n_workers, table, r_min, eta), **common)
+    if kind == "synchronous_sh_x3":  # a sensitivity check: a larger bracket
+        return SynchronousSuccessiveHalving(
+            space, num_configs=3 * bracket_size(n_workers, table, r_min, eta), **common)
     if kind == "random_search":
         return RandomSearch(space, **common)
     raise ValueError(f"kind={kind!r} must be one of {SCHEDULERS}")
@@ -118,9 +133,10 @@ def make_scheduler(kind: str, space: dict, n_workers: int, seed: int, r_min: int
 
 def run_tuner(table: LearningCurveTable, kind: str, n_workers: int, seed: int,
               r_min: int = R_MIN, eta: int = ETA) -> Tuner:
-    tuner = Tuner(SimulatedBackend(table), make_scheduler(kind, table.config_space, n_workers,
-                                                          seed, r_min, eta),
-                  StoppingCriterion(max_wallclock_time=budget(n_workers)), n_workers=n_workers,
+    tuner = Tuner(SimulatedBackend(table), make_scheduler(kind, table, n_workers, seed, r_min,
+                                                          eta),
+                  StoppingCriterion(max_wallclock_time=budget(n_workers, table)),
+                  n_workers=n_workers,
                   save=False, progress=False)
     tuner.run()
     return tuner
@@ -163,8 +179,8 @@ def mispromotions(tuner: Tuner, cutoffs) -> list[tuple[float, int, int, int, int
 
 
 def one_run(args: tuple) -> dict:
-    table_path, kind, n_workers, seed, limits = args
-    table = _table(table_path)
+    spec, kind, n_workers, seed, limits = args
+    table = _table(spec)
     started = time.perf_counter()
     tuner = run_tuner(table, kind, n_workers, seed)
     times, values = [], []
@@ -183,7 +199,7 @@ def one_run(args: tuple) -> dict:
     busy = experiment.busy_fraction()
     span = experiment.events[-1].time
     return {
-        "scheduler": kind, "n_workers": n_workers, "seed": seed, "budget": budget(n_workers),
+        "scheduler": kind, "n_workers": n_workers, "seed": seed, "budget": budget(n_workers, table),
         "time_to_target": _first_time(times_a, values_a, limits["target"]),
         "time_to_near_best": _first_time(times_a, values_a, limits["near_best"]),
         "final_incumbent": best, "busy_fraction": busy,
@@ -191,7 +207,7 @@ def one_run(args: tuple) -> dict:
         "trials_started": sum(e.kind is EventKind.TRIAL_STARTED for e in tuner.events),
         "reports": sum(e.kind is EventKind.REPORTED for e in tuner.events),
         "curve": [None if not math.isfinite(v) else round(float(v), 5) for v in curve],
-        "mispromotions": mispromotions(tuner, np.geomspace(10.0, budget(n_workers), 12))
+        "mispromotions": mispromotions(tuner, np.geomspace(10.0, budget(n_workers, table), 12))
         if kind == "asha_promotion" else [],
         "wall_seconds": time.perf_counter() - started,
     }
@@ -199,8 +215,8 @@ def one_run(args: tuple) -> dict:
 
 def sensitivity_run(args: tuple) -> dict:
     """Time to target and to near-best for one (scheduler, r_min, eta, seed) at 8 workers."""
-    table_path, kind, r_min, eta, seed, limits = args
-    tuner = run_tuner(_table(table_path), kind, 8, seed, r_min, eta)
+    spec, kind, r_min, eta, seed, limits = args
+    tuner = run_tuner(_table(spec), kind, 8, seed, r_min, eta)
     times, values, best = [], [], math.inf
     for e in tuner.events:
         if e.kind is EventKind.REPORTED:
@@ -221,18 +237,21 @@ SENSITIVITY = ((1, 2), (2, 2), (1, 3), (2, 3), (1, 4))  # (r_min, eta); d2l uses
 _TABLES: dict[str, LearningCurveTable] = {}
 
 
-def _table(path: str | None) -> LearningCurveTable:
-    key = path or ""
-    if key not in _TABLES:
-        _TABLES[key] = LearningCurveTable.load(path) if path else load_lenet_digits_table()
-    return _TABLES[key]
+def _table(spec: tuple[str | None, int | None]) -> LearningCurveTable:
+    """The table a run replays, from ``(path or None for the shipped one, max_epochs or None
+    for all)``; loaded once per process."""
+    if spec not in _TABLES:
+        path, max_epochs = spec
+        table = LearningCurveTable.load(path) if path else load_lenet_digits_table()
+        _TABLES[spec] = table if max_epochs is None else table.first_epochs(max_epochs)
+    return _TABLES[spec]
 
 
-def reproducible(table_path: str | None, n_workers: int = 8, seed: int = 0) -> dict:
+def reproducible(spec: tuple, n_workers: int = 8, seed: int = 0) -> dict:
     """Run each scheduler twice from the same seed; compare the event logs line by line."""
     out = {}
     for kind in SCHEDULERS:
-        logs = [[dumps_event(e) for e in run_tuner(_table(table_path), kind, n_workers,
+        logs = [[dumps_event(e) for e in run_tuner(_table(spec), kind, n_workers,
                                                     seed).events] for _ in range(2)]
         out[kind] = logs[0] == logs[1]
     return out
@@ -278,8 +297,8 @@ def verdicts(summary: dict, limits: dict, workers: int = 8) -> dict:
         return summary.get(kind, {}).get(str(workers), {}).get(what, {}).get("median")
 
     sync, rand = med("synchronous_sh", "time_to_target"), med("random_search", "time_to_target")
-    out = {"sensitivity_sync_sh_81_configs_median_time_to_target":
-           med("synchronous_sh_n81", "time_to_target")}
+    out = {"sensitivity_sync_sh_3x_bracket_median_time_to_target":
+           med("synchronous_sh_x3", "time_to_target")}
     for kind in ("asha_promotion", "asha_stopping"):
         asha = med(kind, "time_to_target")
         near = med(kind, "time_to_near_best")
@@ -324,10 +343,10 @@ def mispromotion_table(rows: list[dict]) -> list[dict]:
 
 COLORS = {"asha_promotion": "tab:blue", "asha_stopping": "tab:cyan",
           "synchronous_sh": "tab:orange", "random_search": "tab:gray",
-          "synchronous_sh_n81": "tab:red"}
+          "synchronous_sh_x3": "tab:red"}
 LABELS = {"asha_promotion": "ASHA (promotion)", "asha_stopping": "ASHA (stopping)",
           "synchronous_sh": "synchronous SH", "random_search": "random search",
-          "synchronous_sh_n81": "synchronous SH, 81 per bracket"}
+          "synchronous_sh_x3": "synchronous SH, 3x the bracket"}
 
 
 def figures(result: dict, folder: Path) -> list[Path]:
@@ -379,7 +398,7 @@ def figures(result: dict, folder: Path) -> list[Path]:
                            for r in w8 if r["scheduler"] == kind], dtype=float)
         if not len(curves):
             continue
-        keep = GRID <= budget(8)
+        keep = GRID <= result["budget_seconds"]["8"]
         with np.errstate(all="ignore"):
             q = np.nanquantile(np.where(np.isnan(curves), 1.0, curves), [0.25, 0.5, 0.75],
                                axis=0)
@@ -501,6 +520,8 @@ def main(argv=None) -> int:
     parser.add_argument("--no-sensitivity", dest="sensitivity", action="store_false",
                         help="skip the 8-worker check over (r_min, eta)")
     parser.add_argument("--table", default=None, help="a table JSON (default: the shipped one)")
+    parser.add_argument("--max-epochs", type=int, default=None,
+                        help="replay only the table's first epochs (r_max); default: all")
     parser.add_argument("--out", type=Path, default=None,
                         help="folder for the JSON and figures (default: benchmarks/results, "
                              "benchmarks/figures)")
@@ -512,13 +533,14 @@ def main(argv=None) -> int:
         for path in figures(result, args.out or FIGURES):
             print(f"wrote {path}", file=sys.stderr)
         return 0
-    table = _table(args.table)
+    spec = (args.table, args.max_epochs)
+    table = _table(spec)
     limits = thresholds(table)
     print(json.dumps(limits), file=sys.stderr)
-    jobs = [(args.table, kind, w, seed, limits) for w in sorted(args.workers, reverse=True)
+    jobs = [(spec, kind, w, seed, limits) for w in sorted(args.workers, reverse=True)
             for kind in args.schedulers for seed in range(args.seeds)]
     if 8 in args.workers:
-        jobs += [(args.table, kind, 8, seed, limits) for kind in EXTRA_8_WORKERS
+        jobs += [(spec, kind, 8, seed, limits) for kind in EXTRA_8_WORKERS
                  for seed in range(args.seeds)]
     started = time.perf_counter()
     rows = []
@@ -532,7 +554,7 @@ def main(argv=None) -> int:
     summary = summarise(rows, limits)
     sensitivity = []
     if args.sensitivity and 8 in args.workers:
-        jobs = [(args.table, kind, r_min, eta, seed, limits) for r_min, eta in SENSITIVITY
+        jobs = [(spec, kind, r_min, eta, seed, limits) for r_min, eta in SENSITIVITY
                 for kind in ("asha_promotion", "asha_stopping", "synchronous_sh")
                 for seed in range(args.seeds)]
         with cf.ProcessPoolExecutor(args.processes, mp_context=context) as pool:
@@ -548,17 +570,18 @@ def main(argv=None) -> int:
                                         [r["time_to_near_best"] for r in mine])})
     from benchmarks.run import environment
     result = {
+        "command": "python benchmarks/time_to_target.py " + " ".join(argv or sys.argv[1:]),
         "environment": environment(), "table": table.name, "table_when": table.metadata.get(
             "when"), "seeds": args.seeds, "r_min": R_MIN, "eta": ETA,
-        "max_epochs": table.max_epochs, "budget_seconds": {str(w): budget(w) for w in
-                                                           args.workers},
-        "sync_sh_num_configs": {str(w): max(27, w) for w in args.workers},
+        "max_epochs": table.max_epochs, "budget_seconds": {str(w): budget(w, table)
+                                                           for w in args.workers},
+        "sync_sh_num_configs": {str(w): bracket_size(w, table) for w in args.workers},
         "thresholds": limits, "targets": TARGETS, "summary": summary,
         "rank_correlation_with_final": rank_correlations(table),
         "sensitivity_8_workers": sensitivity,
         "verdicts_8_workers": verdicts(summary, limits),
         "mispromotions": mispromotion_table(rows),
-        "reproducible_from_seed": reproducible(args.table),
+        "reproducible_from_seed": reproducible(spec),
         "grid_seconds": GRID.tolist(),
         # per run; its mispromotion counts are summed up above, not repeated here
         "runs": [{k: v for k, v in r.items() if k != "mispromotions"} for r in rows],

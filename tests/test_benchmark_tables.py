@@ -109,3 +109,25 @@ def test_table_files_are_strict_json_and_round_trip(tmp_path):
     backend = SimulatedBackend()
     metrics, seconds = backend.objective({"config_id": 0}, 1)
     assert math.isfinite(seconds) and "validation_error" in metrics
+
+
+def test_first_epochs_is_the_same_training_stopped_early(table):
+    short = table.first_epochs(3)
+    assert short.max_epochs == 3 and len(short) == len(table)
+    assert short.config_space["max_epochs"] == 3
+    assert short.configs == table.configs
+    for name, values in table.values.items():
+        assert np.array_equal(short.values[name], values[:, :3], equal_nan=True)
+    assert np.array_equal(short.seconds, table.seconds[:, :3])
+    assert f"first 3 of the {table.max_epochs}" in short.metadata["first_epochs"]
+    assert np.array(short.metadata["wall_seconds"]).shape == short.seconds.shape
+    assert short({"config_id": 5}, 3) == table({"config_id": 5}, 3)
+    assert table.first_epochs(np.int64(table.max_epochs)).max_epochs == table.max_epochs
+    assert load_lenet_digits_table(max_epochs=2).max_epochs == 2
+
+
+@pytest.mark.parametrize("bad", [0, -1, 2.5, True, "3", 10**6])
+def test_first_epochs_rejects_what_the_table_does_not_hold(table, bad):
+    with pytest.raises(ValueError, match=rf"max_epochs={bad!r} must be an integer from 1 to "
+                                         rf"the table's {table.max_epochs} epochs"):
+        table.first_epochs(bad)
