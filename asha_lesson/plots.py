@@ -5,6 +5,8 @@ from __future__ import annotations
 import matplotlib.pyplot as plt
 import numpy as np
 
+from .colors import IDLE_COLOR, trial_color
+
 STATUS_COLORS = {
     "paused": "#9ecae1", "promoted": "#2ca02c", "continued": "#98df8a", "stopped": "#d62728",
     "finished": "#ff7f0e",
@@ -50,7 +52,6 @@ def plot_trials(experiment, ax=None, max_trials: int | None = 300):
     results = experiment.results
     metric = experiment.metric
     segments, colors = [], []
-    cmap = plt.get_cmap("tab20")
     groups = list(results.groupby("trial_id"))
     total = len(groups)
     if max_trials is not None and total > max_trials:
@@ -59,7 +60,7 @@ def plot_trials(experiment, ax=None, max_trials: int | None = 300):
         points = np.column_stack([rows["st_tuner_time"].to_numpy(float),
                                   pd_to_float(rows[metric])])
         segments.append(points)
-        colors.append(cmap(int(trial_id) % 20))
+        colors.append(trial_color(trial_id))
     if segments:
         ax.add_collection(LineCollection(segments, colors=colors, linewidths=1, alpha=0.7))
         ax.autoscale_view()
@@ -82,15 +83,14 @@ def plot_timeline(experiment, ax=None):
     timeline = experiment.timeline()
     n_workers = int(experiment.metadata["n_workers"])
     ax = _axes(ax, (8, 0.5 + 0.45 * min(n_workers, 32)))
-    cmap = plt.get_cmap("tab20")
     # One broken_barh per worker and kind: one collection each, not one per bar.
     for (worker, kind), rows in timeline.groupby(["worker", "kind"]):
         spans = list(zip(rows["start"], rows["end"] - rows["start"]))
         if kind == "idle":
-            ax.broken_barh(spans, (worker - 0.4, 0.8), facecolors="#ff9896", edgecolor="#d62728",
-                           hatch="///", lw=0.5)
+            ax.broken_barh(spans, (worker - 0.4, 0.8), facecolors=IDLE_COLOR, alpha=0.8,
+                           edgecolor="white", hatch="///", lw=0.5)
         else:
-            colors = [cmap(int(t) % 20) for t in rows["trial_id"]]
+            colors = [trial_color(t) for t in rows["trial_id"]]
             ax.broken_barh(spans, (worker - 0.4, 0.8), facecolors=colors, edgecolor="white",
                            lw=0.3 if n_workers <= 16 else 0)
     idle = timeline[timeline["kind"] == "idle"]

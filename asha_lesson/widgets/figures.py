@@ -17,16 +17,12 @@ from matplotlib.collections import LineCollection, PolyCollection
 from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter
 
+from ..colors import IDLE_COLOR, trial_color
+
 __all__ = ["new_figure", "to_png", "draw_trials", "draw_incumbents", "draw_timeline",
            "RUN_COLORS", "IDLE_COLOR"]
 
 RUN_COLORS = {"ASHA": "#1f77b4", "sync SH": "#d62728", "random search": "#7f7f7f"}
-IDLE_COLOR = "#e03131"  # idle time: the only red in a timeline
-# Trial colours: tab20 without its reds and pinks, so that nothing looks like idle time.
-_TRIAL_COLORS = [
-    "#1f77b4", "#aec7e8", "#ff7f0e", "#ffbb78", "#2ca02c", "#98df8a", "#9467bd", "#c5b0d5",
-    "#8c564b", "#17becf", "#9edae5", "#bcbd22", "#dbdb8d", "#393b79", "#637939", "#8c6d31",
-    "#7f7f7f", "#c7c7c7", "#5254a3", "#6baed6"]
 
 
 def new_figure(width: float, height: float, rows: int = 1, cols: int = 1, *,
@@ -52,10 +48,6 @@ def to_png(figure) -> bytes:
     buffer = io.BytesIO()
     figure.savefig(buffer, format="png")
     return buffer.getvalue()
-
-
-def _trial_color(trial_id) -> str:
-    return _TRIAL_COLORS[int(trial_id) % len(_TRIAL_COLORS)]
 
 
 def _incumbent_steps(experiment, end: float | None):
@@ -107,7 +99,7 @@ def draw_trials(ax, experiment, *, now: float | None = None, max_trials: int = 2
             for piece in np.split(points, breaks):
                 if len(piece) > 1:
                     segments.append(piece)
-                    colors.append(_trial_color(trial_id))
+                    colors.append(trial_color(trial_id))
                 elif len(piece) == 1:
                     singles.append(piece[0])
         ax.add_collection(LineCollection(segments, colors=colors, linewidths=0.9, alpha=0.6))
@@ -175,7 +167,7 @@ def draw_timeline(ax, experiment, *, end: float | None = None, title: str | None
             idle.append(box)
         else:
             train.append(box)
-            colors.append(_trial_color(row.trial_id))
+            colors.append(trial_color(row.trial_id))
     edge = "white" if len(train) < 400 and n_workers <= 16 else "none"
     ax.add_collection(PolyCollection(train, facecolors=colors, edgecolors=edge, linewidths=0.4))
     ax.add_collection(PolyCollection(idle, facecolors=IDLE_COLOR, edgecolors="none", alpha=0.8))
