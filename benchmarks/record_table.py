@@ -1,6 +1,6 @@
 """Record a learning-curve table from real training: LeNet, every config to r_max epochs.
 
-    nice -n 19 python benchmarks/record_table.py   # digits: asha_lesson/data/lenet_digits.json
+    nice -n 19 python benchmarks/record_table.py   # digits, 216 configs x 81 epochs: ~65 min here
     python benchmarks/record_table.py --configs 5 --epochs 2 --out /tmp/t.json   # a smoke test
     python benchmarks/record_table.py --data fashion_mnist       # where Fashion-MNIST is on disk
 
@@ -136,7 +136,7 @@ def main(argv=None) -> int:
     parser.add_argument("--data", choices=("digits", "fashion_mnist"), default="digits")
     parser.add_argument("--root", default=None, help="folder holding FashionMNIST/raw")
     parser.add_argument("--configs", type=int, default=216)
-    parser.add_argument("--epochs", type=int, default=10)
+    parser.add_argument("--epochs", type=int, default=81)
     parser.add_argument("--processes", type=int, default=2)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", type=Path, default=None)

@@ -19,12 +19,12 @@ def table():
 
 def test_shape_and_space(table):
     assert len(table) >= 200
-    assert table.max_epochs == 10
-    assert table.seconds.shape == (len(table), 10)
+    assert table.max_epochs == 81  # r_max = eta**4 for eta = 3: rungs 1, 3, 9, 27, 81
+    assert table.seconds.shape == (len(table), 81)
     for metric in ("validation_error", "validation_loss"):
-        assert table.values[metric].shape == (len(table), 10)
+        assert table.values[metric].shape == (len(table), 81)
     assert set(table.config_space) == {"config_id", "max_epochs"}
-    assert table.config_space["max_epochs"] == 10
+    assert table.config_space["max_epochs"] == 81
     for config in table.configs:
         assert set(config) == {"learning_rate", "batch_size", "width"}
         assert 1e-2 <= config["learning_rate"] <= 1.0
@@ -45,7 +45,7 @@ def test_metadata_says_how_when_and_on_what(table):
     meta = table.metadata
     assert "record_table.py" in meta["how"]["command"]
     assert meta["how"]["n_configs"] == len(table)
-    assert meta["how"]["max_epochs"] == 10
+    assert meta["how"]["max_epochs"] == 81
     assert {"learning_rate", "batch_size", "width"} <= set(meta["how"]["config_space"])
     assert meta["when"][:2] == "20"
     for key in ("cpu", "cores", "platform", "torch"):
