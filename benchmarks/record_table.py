@@ -37,6 +37,7 @@ import numpy as np  # noqa: E402
 
 from asha_lesson.config_space import choice, loguniform, randint, sample_config  # noqa: E402
 from asha_lesson.objectives import LearningCurveTable  # noqa: E402
+from benchmarks.run import cpu_model  # noqa: E402
 
 SPACE = {"learning_rate": loguniform(1e-2, 1.0), "batch_size": randint(32, 256),
          "width": choice([1, 2, 4])}
@@ -67,16 +68,6 @@ def train_one(args: tuple) -> dict:
         out["validation_error"].append(metrics["error"])
         out["validation_loss"].append(metrics["loss"])
     return out
-
-
-def cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
 
 
 def record(data: str, n_configs: int, epochs: int, processes: int, seed: int, root: str | None,

@@ -67,7 +67,7 @@ def environment() -> dict:
         "git_dirty": None if status is None else bool(status),
         "machine": {
             "platform": platform.platform(), "machine": platform.machine(),
-            "processor": _cpu_model() or platform.processor(), "cpu_count": os.cpu_count(),
+            "processor": cpu_model(), "cpu_count": os.cpu_count(),
             "python": platform.python_version(),
             "implementation": platform.python_implementation(),
         },
@@ -75,14 +75,15 @@ def environment() -> dict:
     }
 
 
-def _cpu_model() -> str | None:
+def cpu_model() -> str:
+    """The CPU's name as /proc/cpuinfo gives it, else what ``platform`` knows."""
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
             if line.startswith("model name"):
                 return line.split(":", 1)[1].strip()
     except OSError:
         pass
-    return None
+    return platform.processor() or "unknown"
 
 
 def _load() -> list[float] | None:

@@ -63,7 +63,9 @@ def training_run(kind: str, n_workers: int, seconds: float, seed: int, torch_thr
             "seconds": seconds, "epochs": epochs, "epochs_per_second": round(epochs / seconds, 3),
             "trials": int(experiment.results["trial_id"].nunique()),
             "busy_fraction": round(experiment.busy_fraction(), 4),
-            "best_validation_error": round(float(experiment.best()["validation_error"]), 4)}
+            # None when the budget ended before any epoch did (a very short --seconds)
+            "best_validation_error": round(float(experiment.best()["validation_error"]), 4)
+            if epochs else None}
 
 
 def _no_training(n_reports: int, max_epochs: int) -> None:
@@ -99,9 +101,9 @@ def main() -> None:
             training_run("asha_promotion", 2, args.seconds, args.seed),
             training_run("synchronous_sh", 2, args.seconds, args.seed)]
     one, one_thread, two, sync = runs
-    if args.dask:
-        runs += [training_run("asha_promotion", n, args.seconds, args.seed, backend="dask")
-                 for n in (1, 2)]
+    dask_runs = [training_run("asha_promotion", n, args.seconds, args.seed, backend="dask")
+                 for n in (1, 2)] if args.dask else []
+    runs += dask_runs
     summary = {
         "command": "python " + " ".join(sys.argv),
         "machine": {"platform": platform.platform(), "python": platform.python_version(),
@@ -112,18 +114,19 @@ def main() -> None:
         "runs": runs,
         "speedup_2_workers_vs_1": round(two["epochs"] / one["epochs"], 3),
         "speedup_2_workers_vs_1_at_one_thread": round(two["epochs"] / one_thread["epochs"], 3),
-        "dask_speedup_2_workers_vs_1": round(runs[5]["epochs"] / runs[4]["epochs"], 3)
-        if args.dask else None,
+        "dask_speedup_2_workers_vs_1": round(dask_runs[1]["epochs"] / dask_runs[0]["epochs"], 3)
+        if dask_runs else None,
         "overhead": overhead_per_decision(),
         "targets": {"speedup_2_vs_1": ">= 1.8", "asha_busy_fraction": ">= 0.97"},
     }
     print(json.dumps(summary, indent=2))
-    print(f"\n{'scheduler':16} {'backend':>7} {'workers':>7} {'threads':>7} {'epochs/s':>9} {'busy':>7} "
-          f"{'trials':>6} {'best':>7}")
+    print(f"\n{'scheduler':16} {'backend':>7} {'workers':>7} {'threads':>7} {'epochs/s':>9} "
+          f"{'busy':>7} {'trials':>6} {'best':>7}")
     for r in runs:
-        print(f"{r['scheduler']:16} {r['backend']:>7} {r['n_workers']:>7} {r['torch_threads_per_worker']:>7} "
-              f"{r['epochs_per_second']:>9.2f} {r['busy_fraction']:>7.1%} {r['trials']:>6} "
-              f"{r['best_validation_error']:>7.3f}")
+        print(f"{r['scheduler']:16} {r['backend']:>7} {r['n_workers']:>7} "
+              f"{r['torch_threads_per_worker']:>7} {r['epochs_per_second']:>9.2f} "
+              f"{r['busy_fraction']:>7.1%} {r['trials']:>6} "
+              f"{r['best_validation_error'] or float('nan'):>7.3f}")
     print(f"2 workers vs 1: {summary['speedup_2_workers_vs_1']}x "
           f"(vs 1 worker on one thread: {summary['speedup_2_workers_vs_1_at_one_thread']}x); "
           f"tuner overhead {summary['overhead']['microseconds_per_decision']} us per decision")

@@ -179,13 +179,9 @@ def mispromotions(tuner: Tuner, cutoffs) -> list[tuple[float, int, int, int, int
     return rows
 
 
-def one_run(args: tuple) -> dict:
-    spec, kind, n_workers, seed, limits = args
-    table = _table(spec)
-    started = time.perf_counter()
-    tuner = run_tuner(table, kind, n_workers, seed)
-    times, values = [], []
-    best = math.inf
+def _incumbent_trace(tuner: Tuner) -> tuple[np.ndarray, np.ndarray]:
+    """(times, values) at which the best finite METRIC reported so far improved."""
+    times, values, best = [], [], math.inf
     for e in tuner.events:
         if e.kind is EventKind.REPORTED:
             value = e.data["metrics"].get(METRIC)
@@ -193,7 +189,16 @@ def one_run(args: tuple) -> dict:
                 best = value
                 times.append(e.time)
                 values.append(value)
-    times_a, values_a = np.array(times), np.array(values)
+    return np.array(times), np.array(values)
+
+
+def one_run(args: tuple) -> dict:
+    spec, kind, n_workers, seed, limits = args
+    table = _table(spec)
+    started = time.perf_counter()
+    tuner = run_tuner(table, kind, n_workers, seed)
+    times_a, values_a = _incumbent_trace(tuner)
+    best = float(values_a[-1]) if len(values_a) else math.inf
     at = np.searchsorted(times_a, GRID, side="right") - 1  # incumbent at each grid time
     curve = np.where(at >= 0, values_a[np.maximum(at, 0)] if len(values_a) else np.nan, np.nan)
     experiment = tuner.experiment
@@ -218,15 +223,7 @@ def sensitivity_run(args: tuple) -> dict:
     """Time to target and to near-best for one (scheduler, r_min, eta, seed) at 8 workers."""
     spec, kind, r_min, eta, seed, limits = args
     tuner = run_tuner(_table(spec), kind, 8, seed, r_min, eta)
-    times, values, best = [], [], math.inf
-    for e in tuner.events:
-        if e.kind is EventKind.REPORTED:
-            value = e.data["metrics"][METRIC]
-            if math.isfinite(value) and value < best:
-                best = value
-                times.append(e.time)
-                values.append(value)
-    t, v = np.array(times), np.array(values)
+    t, v = _incumbent_trace(tuner)
     return {"scheduler": kind, "r_min": r_min, "eta": eta, "seed": seed,
             "time_to_target": _first_time(t, v, limits["target"]),
             "time_to_near_best": _first_time(t, v, limits["near_best"])}

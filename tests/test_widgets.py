@@ -216,12 +216,17 @@ def _record_changes(dashboard):
     return log
 
 
-def test_tuner_thread_only_fills_the_buffer_and_the_main_thread_draws():
+def _simulated_asha_tuner(seed):
+    """A 10-simulated-second ASHA run on 3 workers, not saved."""
     bench = SyntheticLeNet(max_epochs=9)
     scheduler = ASHA(bench.config_space, metric="validation_error", max_resource_attr="max_epochs",
-                     type="promotion", random_seed=1)
-    tuner = Tuner(SimulatedBackend(bench), scheduler, StoppingCriterion(max_wallclock_time=10),
-                  n_workers=3, save=False)
+                     type="promotion", random_seed=seed)
+    return Tuner(SimulatedBackend(bench), scheduler, StoppingCriterion(max_wallclock_time=10),
+                 n_workers=3, save=False)
+
+
+def test_tuner_thread_only_fills_the_buffer_and_the_main_thread_draws():
+    tuner = _simulated_asha_tuner(seed=1)
     dashboard = LiveDashboard(tuner)
     log = _record_changes(dashboard)
     before = (dashboard.books.widget.value, dashboard.status.value, dashboard.curves.value)
@@ -282,11 +287,7 @@ def test_blocking_run_redraws_from_the_callback_on_the_main_thread():
 
 
 def test_the_kernel_loop_task_drains_while_the_tuner_runs_in_the_background():
-    bench = SyntheticLeNet(max_epochs=9)
-    scheduler = ASHA(bench.config_space, metric="validation_error", max_resource_attr="max_epochs",
-                     type="promotion", random_seed=4)
-    tuner = Tuner(SimulatedBackend(bench), scheduler, StoppingCriterion(max_wallclock_time=10),
-                  n_workers=3, save=False)
+    tuner = _simulated_asha_tuner(seed=4)
 
     async def cell():  # what a notebook cell does, on a running loop like the kernel's
         dashboard = LiveDashboard(tuner, interval=0.01)
